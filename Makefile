@@ -1,0 +1,61 @@
+# Protrude build. `make run` and `make test` install what they need on a fresh
+# Debian or Ubuntu machine: apt packages, the ONNX Runtime library, Go modules and
+# Debian's PyTorch.
+
+SHELL := /bin/bash
+GO ?= go
+PYTHON := /usr/bin/python3
+
+ORT_VERSION := 1.24.1
+ORT_DIR := third_party/onnxruntime-$(ORT_VERSION)
+ORT_LIB := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so.1
+export PROTRUDE_ORT_LIB ?= $(ORT_LIB)
+
+APT_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth imagemagick npm \
+	python3-torch python3-nibabel python3-numpy python3-scipy python3-pytest \
+	dcm2niix dicom3tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+BIN := bin/protrude
+
+.PHONY: run test build deps apt ort gomod bench models clean
+
+run: deps build
+	./$(BIN)
+
+build: gomod
+	$(GO) build -o $(BIN) ./app
+
+deps: apt ort gomod
+
+# Installs the apt packages that are missing, and nothing when all are present.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing missing packages:" $$missing; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# The CPU build of ONNX Runtime, taken from the npm package onnxruntime-node.
+ort: $(ORT_LIB)
+
+$(ORT_LIB):
+	@mkdir -p $(ORT_DIR)/npm
+	cd $(ORT_DIR)/npm && npm pack --silent onnxruntime-node@$(ORT_VERSION) >/dev/null
+	tar -xzf $(ORT_DIR)/npm/onnxruntime-node-$(ORT_VERSION).tgz -C $(ORT_DIR)/npm package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+	mv $(ORT_DIR)/npm/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $(ORT_LIB)
+	rm -rf $(ORT_DIR)/npm
+
+gomod:
+	$(GO) mod download
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test ./...
+	cd training && $(PYTHON) -m pytest -q tests
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin out dist
