@@ -1,0 +1,249 @@
+package nifti
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"protrude/volume"
+)
+
+// templateToleranceMM is the largest distance between corresponding voxel centres of
+// a template's grid and the written grid at which the template's transforms are copied.
+const templateToleranceMM = 1e-4
+
+// writeChunkVoxels is the number of voxels converted to bytes per write call.
+const writeChunkVoxels = 1 << 16
+
+// WriteOptions controls the header of a written file.
+type WriteOptions struct {
+	// Description goes into the 80-byte descrip field. It is cut at 79 bytes, on a
+	// UTF-8 character boundary, so the field stays NUL-terminated.
+	Description string
+	// Template supplies the transforms when it is not nil and its grid matches the
+	// written grid (same size, every voxel centre within 1e-4 mm). Then qform_code,
+	// sform_code, the quaternion, the offsets, the sform rows, pixdim[0..3] and the
+	// spatial units are copied unchanged, so the output carries exactly the template's
+	// affine. Otherwise both transforms are built from the grid, with sform_code 2
+	// (aligned) and qform_code 1 (scanner).
+	Template *Header
+}
+
+// WriteMask writes a label mask as uint8 voxels with no scaling.
+func WriteMask(path string, m *volume.Mask, opts WriteOptions) error {
+	err := writeAtomic(path, func(w io.Writer) error { return encodeMask(w, m, opts) })
+	if err != nil {
+		return fmt.Errorf("nifti: write mask %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteVolume writes a scalar volume with no scaling. When every value is an integer
+// from -32768 to 32767, as CT in Hounsfield units is, the voxels are int16, exactly
+// and at half the size. Otherwise they are float32, which also stores the values
+// exactly. It rejects NaN and infinite values, which [Read] would reject.
+func WriteVolume(path string, v *volume.Volume, opts WriteOptions) error {
+	err := writeAtomic(path, func(w io.Writer) error { return encodeVolume(w, v, opts) })
+	if err != nil {
+		return fmt.Errorf("nifti: write volume %s: %w", path, err)
+	}
+	return nil
+}
+
+// encodeMask writes the uncompressed file content of a mask to w.
+func encodeMask(w io.Writer, m *volume.Mask, opts WriteOptions) error {
+	if err := checkWritable(m.Grid, len(m.Labels)); err != nil {
+		return err
+	}
+	h := newHeader(m.Grid, DatatypeUint8, opts)
+	if _, err := w.Write(h.encode()); err != nil {
+		return err
+	}
+	_, err := w.Write(m.Labels)
+	return err
+}
+
+// encodeVolume writes the uncompressed file content of a volume to w.
+func encodeVolume(w io.Writer, v *volume.Volume, opts WriteOptions) error {
+	if err := checkWritable(v.Grid, len(v.Voxels)); err != nil {
+		return err
+	}
+	datatype, err := chooseDatatype(v)
+	if err != nil {
+		return err
+	}
+	h := newHeader(v.Grid, datatype, opts)
+	if _, err := w.Write(h.encode()); err != nil {
+		return err
+	}
+	return writeVoxels(w, v.Voxels, datatype)
+}
+
+// checkWritable checks that a grid is valid, fits the int16 dim field and matches the
+// number of voxels given.
+func checkWritable(g volume.Grid, voxels int) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	for a := 0; a < 3; a++ {
+		if g.Size[a] > math.MaxInt16 {
+			return fmt.Errorf("size along axis %d is %d, but NIfTI-1 stores at most %d: %w", a, g.Size[a], math.MaxInt16, ErrUnsupported)
+		}
+	}
+	if voxels != g.NumVoxels() {
+		return fmt.Errorf("image has %d voxel values, but its grid of size %v needs %d", voxels, g.Size, g.NumVoxels())
+	}
+	return nil
+}
+
+// chooseDatatype returns DatatypeInt16 when int16 holds every value exactly, else
+// DatatypeFloat32. It rejects non-finite values.
+func chooseDatatype(v *volume.Volume) (int16, error) {
+	datatype := int16(DatatypeInt16)
+	for n, value := range v.Voxels {
+		f := float64(value)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			i, j, k := unflatten(n, v.Size)
+			return 0, fmt.Errorf("voxel (%d, %d, %d) is %g; NIfTI files from this package hold only finite values", i, j, k, f)
+		}
+		if f != math.Trunc(f) || f < math.MinInt16 || f > math.MaxInt16 {
+			datatype = DatatypeFloat32
+		}
+	}
+	return datatype, nil
+}
+
+// newHeader returns the header for a grid and datatype, with transforms from the
+// template when it matches the grid.
+func newHeader(g volume.Grid, datatype int16, opts WriteOptions) *Header {
+	h := &Header{
+		Dim:       [8]int16{3, int16(g.Size[0]), int16(g.Size[1]), int16(g.Size[2]), 1, 1, 1, 1},
+		Pixdim:    [8]float32{1, 1, 1, 1, 1, 1, 1, 1},
+		Datatype:  datatype,
+		Bitpix:    int16(8 * datatypeSize(datatype)),
+		VoxOffset: singleFileDataOffset,
+		SclSlope:  1,
+		Descrip:   opts.Description,
+		ByteOrder: binary.LittleEndian,
+	}
+	if t := opts.Template; t != nil && templateMatches(t, g) {
+		h.QformCode, h.SformCode = t.QformCode, t.SformCode
+		h.QuaternB, h.QuaternC, h.QuaternD = t.QuaternB, t.QuaternC, t.QuaternD
+		h.QoffsetX, h.QoffsetY, h.QoffsetZ = t.QoffsetX, t.QoffsetY, t.QoffsetZ
+		h.SrowX, h.SrowY, h.SrowZ = t.SrowX, t.SrowY, t.SrowZ
+		copy(h.Pixdim[:4], t.Pixdim[:4])
+		h.XYZTUnits = t.XYZTUnits & 0x07
+		return h
+	}
+	setTransforms(h, g)
+	return h
+}
+
+// templateMatches reports whether the template's grid has g's size and places every
+// voxel centre within templateToleranceMM of g's. Checking the 8 corners suffices
+// because both maps are affine.
+func templateMatches(t *Header, g volume.Grid) bool {
+	tg, err := t.grid()
+	if err != nil || tg.Size != g.Size {
+		return false
+	}
+	for corner := 0; corner < 8; corner++ {
+		var index volume.Vec3
+		for a := 0; a < 3; a++ {
+			if corner&(1<<a) != 0 {
+				index[a] = float64(g.Size[a] - 1)
+			}
+		}
+		p, q := tg.IndexToLPS(index), g.IndexToLPS(index)
+		dx, dy, dz := p[0]-q[0], p[1]-q[1], p[2]-q[2]
+		if math.Sqrt(dx*dx+dy*dy+dz*dz) > templateToleranceMM {
+			return false
+		}
+	}
+	return true
+}
+
+// writeVoxels writes values little endian as int16 or float32, a chunk at a time.
+func writeVoxels(w io.Writer, values []float32, datatype int16) error {
+	size := datatypeSize(datatype)
+	buf := make([]byte, size*min(len(values), writeChunkVoxels))
+	for start := 0; start < len(values); start += writeChunkVoxels {
+		chunk := values[start:min(start+writeChunkVoxels, len(values))]
+		for n, value := range chunk {
+			if datatype == DatatypeInt16 {
+				binary.LittleEndian.PutUint16(buf[2*n:], uint16(int16(value)))
+			} else {
+				binary.LittleEndian.PutUint32(buf[4*n:], math.Float32bits(value))
+			}
+		}
+		if _, err := w.Write(buf[:size*len(chunk)]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeAtomic writes a file through a temporary file in the same folder, which it
+// syncs and then renames onto path, so path holds either its old content or the
+// complete new file. When path ends in ".gz" the content is gzip-compressed.
+func writeAtomic(path string, write func(w io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+
+	buffered := bufio.NewWriterSize(tmp, 1<<20)
+	var out io.Writer = buffered
+	var zw *gzip.Writer
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		zw = gzip.NewWriter(buffered)
+		out = zw
+	}
+	if err := write(out); err != nil {
+		return err
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return err
+		}
+	}
+	if err := buffered.Flush(); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// CreateTemp makes the file private (0600), and a written image is an ordinary file.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	committed = true
+
+	// The file is complete at path by now, so a failed folder sync, which some file
+	// systems do not support, is not reported.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
