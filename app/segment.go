@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+		"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"protrude/inference"
+	"protrude/overlays"
+	"protrude/viewer"
+	"protrude/volume"
+)
+
+func runSegment(args []string) error {
+	fs := flag.NewFlagSet("segment", flag.ContinueOnError)
+	var mf modelFlags
+	mf.register(fs)
+	outDir := fs.String("o", "", "output `folder` for the masks and the montage (required)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: protrude segment [flags] INPUT -o OUTDIR\n\nINPUT is a NIfTI file (.nii, .nii.gz) or a folder with one DICOM CT series.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	input, rest := splitPositional(args)
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if input == "" && fs.NArg() > 0 {
+		input = fs.Arg(0)
+	}
+	if input == "" || *outDir == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: segment needs INPUT and -o OUTDIR", errUsage)
+	}
+
+	start := time.Now()
+	st, err := loadStudy(input)
+	if err != nil {
+		return err
+	}
+	loadTime := time.Since(start)
+	fmt.Printf("input: %d×%d×%d voxels, spacing %.3g×%.3g×%.3g mm\n",
+		st.CT.Size[0], st.CT.Size[1], st.CT.Size[2], st.CT.SpacingMM[0], st.CT.SpacingMM[1], st.CT.SpacingMM[2])
+	for _, w := range st.Warnings {
+		fmt.Println("warning:", w)
+	}
+
+	pipeline, err := openPipeline(mf)
+	if err != nil {
+		return err
+	}
+	defer pipeline.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var lastStage inference.Stage
+	res, err := pipeline.Run(ctx, st.CT, func(p inference.Progress) {
+		if p.Stage != lastStage {
+			lastStage = p.Stage
+			slog.Info("stage started", "stage", p.Stage, "patches", p.Total)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Println("warning:", w)
+	}
+
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
+	writeStart := time.Now()
+	outputs := []struct {
+		name string
+		mask *volume.Mask
+	}{
+		{"kidney.nii.gz", res.Kidney},
+		{"protrusion.nii.gz", res.Protrusion},
+		{"tumor.nii.gz", res.Tumor},
+	}
+	for _, o := range outputs {
+		if err := st.writeMask(filepath.Join(*outDir, o.name), o.mask); err != nil {
+			return err
+		}
+	}
+	montagePath := filepath.Join(*outDir, "montage.png")
+	if err := writeMontage(montagePath, st.CT, res); err != nil {
+		return err
+	}
+	writeTime := time.Since(writeStart)
+
+	fmt.Printf("device: %s\n", res.Device.Used)
+	fmt.Printf("time: load %s\n", loadTime.Round(time.Millisecond))
+	stages := []struct {
+		name     string
+		duration time.Duration
+		patches  int
+	}{
+		{"resample to 1 mm", res.Durations.Resample, 0},
+		{"base net", res.Durations.Base, res.Patches.Base},
+		{"protuberance net", res.Durations.Protuberance, res.Patches.Protuberance},
+		{"fusion net", res.Durations.Fusion, res.Patches.Fusion},
+		{"resample back", res.Durations.ResampleBack, 0},
+	}
+	for _, s := range stages {
+		fmt.Printf("time: %s %s", s.name, s.duration.Round(time.Millisecond))
+		if s.patches > 0 {
+			fmt.Printf(" (%d patches)", s.patches)
+		}
+		fmt.Println()
+	}
+	fmt.Printf("time: write %s\n", writeTime.Round(time.Millisecond))
+	fmt.Printf("time: total %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Printf("peak memory: %d MiB (maximum resident set size)\n", peakRSSMiB())
+	for _, o := range outputs {
+		fmt.Printf("%s: %d voxels, %.1f mL\n", o.name, countVoxels(o.mask), maskVolumeML(o.mask))
+	}
+	fmt.Printf("wrote %s\n", *outDir)
+	return nil
+}
+
+// splitPositional takes the first argument that is not a flag or a flag value as the
+// input, so that flags may come before or after it.
+func splitPositional(args []string) (string, []string) {
+	valueFlags := map[string]bool{"-o": true, "--o": true, "-models": true, "--models": true,
+		"-device": true, "--device": true, "-ort-lib": true, "--ort-lib": true}
+	var rest []string
+	input := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case valueFlags[a] && i+1 < len(args):
+			rest = append(rest, a, args[i+1])
+			i++
+		case len(a) > 1 && a[0] == '-':
+			rest = append(rest, a)
+		case input == "":
+			input = a
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return input, rest
+}
+
+// writeMontage renders up to 12 axial slices through the kidneys with the overlays.
+func writeMontage(path string, ct *volume.Volume, res *inference.Result) error {
+	frame := viewer.NewAxialFrame(ct.Grid)
+	slices := slicesWithLabels(frame, res.Kidney, 12)
+	if len(slices) == 0 {
+		slices = []int{frame.Slices() / 2}
+	}
+	layers := overlays.DefaultLayers(res.Kidney, res.Protrusion, res.Tumor)
+	img, err := viewer.Montage(ct, frame, slices, viewer.AbdomenWindow, layers, 4, 1.0)
+	if err != nil {
+		return err
+	}
+	return writePNGAtomic(path, img)
+}
+
+// slicesWithLabels returns up to n evenly spaced axial slices that contain mask voxels.
+func slicesWithLabels(frame viewer.AxialFrame, m *volume.Mask, n int) []int {
+	var with []int
+	for s := 0; s < frame.Slices(); s++ {
+		sm := frame.SliceMap(s)
+		for _, off := range sm.Offsets {
+			if off >= 0 && m.Labels[off] != 0 {
+				with = append(with, s)
+				break
+			}
+		}
+	}
+	if len(with) <= n {
+		return with
+	}
+	picked := make([]int, n)
+	for i := range picked {
+		picked[i] = with[i*(len(with)-1)/(n-1)]
+	}
+	return picked
+}
+

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Opens INPUT in the viewer under Xvfb, runs the three networks, and saves a screenshot
+# of the whole screen to OUT.png once the run has finished.
+#
+#   scripts/screenshot.sh INPUT OUT.png [SLICE_KEYS]
+#
+# SLICE_KEYS (optional) is a number of Up key presses sent after the run, to move the
+# view off the slice chosen automatically. Needs Xvfb, imagemagick and xdotool only for
+# SLICE_KEYS.
+set -euo pipefail
+input=$1
+out=$2
+display=:97
+log=$(mktemp)
+
+Xvfb "$display" -screen 0 1280x900x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb=$!
+trap 'kill "${app:-}" "$xvfb" 2>/dev/null || true; rm -f "$log"' EXIT
+export DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1
+sleep 1
+
+bin/protrude view "$input" --run 2>"$log" &
+app=$!
+for _ in $(seq 1 900); do
+	if grep -q "run finished" "$log"; then break; fi
+	if ! kill -0 "$app" 2>/dev/null; then
+		echo "protrude exited before the run finished:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+	sleep 1
+done
+grep -q "run finished" "$log" || { echo "timed out waiting for the run" >&2; cat "$log" >&2; exit 1; }
+sleep 2
+import -window root "$out"
+cat "$log" >&2
+echo "wrote $out"
