@@ -103,6 +103,53 @@ def base_model(path, patch, input_name="image", output_name="probabilities",
     save(nodes, [value_info(input_name, input_shape, input_type)], outputs, path)
 
 
+def shift_nodes(source, axis, output, prefix, length, fill=-1.0):
+    """Return nodes for output[..., i, ...] = source[..., i + 1, ...] along axis, with
+    fill after the last index. The default -1 is normalised air, the pad value for CT."""
+    pads = [0] * 10
+    pads[5 + axis] = 1
+    return [
+        const(prefix + "_starts", [1], TensorProto.INT64),
+        const(prefix + "_ends", [length], TensorProto.INT64),
+        const(prefix + "_axes", [axis], TensorProto.INT64),
+        helper.make_node("Slice", [source, prefix + "_starts", prefix + "_ends", prefix + "_axes"], [prefix + "_cut"]),
+        const(prefix + "_pads", pads, TensorProto.INT64),
+        const(prefix + "_fill", fill),
+        helper.make_node("Pad", [prefix + "_cut", prefix + "_pads", prefix + "_fill"], [output], mode="constant"),
+    ]
+
+
+def oriented_base_model(path, patch):
+    """Like base_model, but kidney reads the voxel one step along +W (+L) and tumor the
+    voxel one step along +H (+P), so a swapped or reversed axis changes the result."""
+    shape = [1, 1, *patch]
+    nodes = shift_nodes("image", 4, "x_left", "left", patch[2])
+    nodes += shift_nodes("image", 3, "x_posterior", "posterior", patch[1])
+    nodes += [
+        const("one", 1.0),
+        const("half", 0.5),
+        const("zero", 0.0),
+        helper.make_node("Add", ["x_left", "one"], ["x_plus_one"]),
+        helper.make_node("Mul", ["x_plus_one", "half"], ["kidney"]),
+        helper.make_node("Clip", ["x_posterior", "zero", "one"], ["tumor"]),
+        helper.make_node("Concat", ["kidney", "tumor"], ["probabilities"], axis=1),
+    ]
+    save(nodes, [value_info("image", shape)], [value_info("probabilities", [1, 2, *patch])], path)
+
+
+def oriented_protuberance_model(path, patch):
+    """protrusion_probability = 1 - kidney_probability one voxel along +D (+S), with 0
+    beyond the patch, the pad value for probabilities."""
+    shape = [1, 1, *patch]
+    nodes = shift_nodes("kidney_probability", 2, "kidney_superior", "superior", patch[0], fill=0.0)
+    nodes += [
+        const("one", 1.0),
+        helper.make_node("Sub", ["one", "kidney_superior"], ["protrusion_probability"]),
+    ]
+    save(nodes, [value_info("kidney_probability", shape)],
+         [value_info("protrusion_probability", shape)], path)
+
+
 def protuberance_model(path, patch):
     """protrusion_probability = 1 - kidney_probability."""
     shape = [1, 1, *patch]
@@ -137,6 +184,11 @@ def main():
     base_model(os.path.join(chain, "base.onnx"), patch)
     protuberance_model(os.path.join(chain, "protuberance.onnx"), patch)
     fusion_model(os.path.join(chain, "fusion.onnx"), patch)
+
+    oriented = os.path.join(HERE, "oriented")
+    oriented_base_model(os.path.join(oriented, "base.onnx"), patch)
+    oriented_protuberance_model(os.path.join(oriented, "protuberance.onnx"), patch)
+    fusion_model(os.path.join(oriented, "fusion.onnx"), patch)
 
     bad = os.path.join(HERE, "bad")
     base_model(os.path.join(bad, "base_input_name_ct.onnx"), patch, input_name="ct")
