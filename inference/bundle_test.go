@@ -73,7 +73,7 @@ func TestLoadBundleFromFS(t *testing.T) {
 
 // writeBundle copies the chain bundle to a temporary folder, lets edit change the
 // decoded manifest, and replaces model files with files from testdata.
-func writeBundle(t *testing.T, edit func(m map[string]any), replace map[string]string) string {
+func writeBundle(t testing.TB, edit func(m map[string]any), replace map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"base.onnx", "protuberance.onnx", "fusion.onnx"} {
@@ -472,4 +472,52 @@ func TestLoadBundleRejectsMalformedManifest(t *testing.T) {
 	if _, err := LoadBundleDir(filepath.Join(t.TempDir(), "absent")); err == nil {
 		t.Error("LoadBundleDir of a missing folder returned no error")
 	}
+}
+
+// FuzzLoadBundleManifest feeds arbitrary manifests next to valid models. A manifest
+// either fails with an error or yields a bundle that keeps the promises the pipeline
+// relies on, and it never panics.
+func FuzzLoadBundleManifest(f *testing.F) {
+	if runtimeMissing {
+		f.Skip(runtimeProblem)
+	}
+	valid, err := os.ReadFile(filepath.Join(chainBundleDir, ManifestFile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add(valid[:len(valid)/2])
+	f.Add([]byte(strings.Replace(string(valid), `"patch_size": [32, 32, 32]`, `"patch_size": [32, 32]`, 1)))
+	f.Add([]byte(strings.Replace(string(valid), `"inputs": [{"name": "image", "channels": 1}]`, `"inputs": []`, 1)))
+	f.Add([]byte(strings.Replace(string(valid), `"spacing_mm": [1.0, 1.0, 1.0]`, `"spacing_mm": null`, 1)))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`null`))
+
+	dir := writeBundle(f, nil, nil)
+	f.Fuzz(func(t *testing.T, manifest []byte) {
+		if len(manifest) > 1<<16 {
+			t.Skip("manifests over 64 KiB are not interesting")
+		}
+		if err := os.WriteFile(filepath.Join(dir, ManifestFile), manifest, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := LoadBundleDir(dir)
+		if err != nil {
+			return
+		}
+		m := b.Manifest
+		for a, p := range m.Inference.PatchSize3() {
+			if p <= 0 || p%PatchMultiple != 0 {
+				t.Errorf("accepted patch dimension %d = %d", a, p)
+			}
+		}
+		if s := m.Preprocessing.SpacingMMIsotropic(); !(s > 0) {
+			t.Errorf("accepted spacing %g", s)
+		}
+		for _, spec := range []ModelSpec{m.Models.Base, m.Models.Protuberance, m.Models.Fusion} {
+			if len(spec.Inputs) != 1 || len(spec.Outputs) != 1 {
+				t.Errorf("accepted model %q with %d inputs and %d outputs", spec.File, len(spec.Inputs), len(spec.Outputs))
+			}
+		}
+	})
 }

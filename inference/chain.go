@@ -160,7 +160,8 @@ func (p *Pipeline) Device() DeviceInfo { return p.device }
 // Bundle returns the bundle the pipeline runs.
 func (p *Pipeline) Bundle() *Bundle { return p.bundle }
 
-// Close releases the sessions. It is safe to call more than once.
+// Close releases the sessions, after a Run in progress has returned. It is safe to
+// call more than once.
 func (p *Pipeline) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
