@@ -1,0 +1,176 @@
+package dicomseries
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/suyashkumar/dicom/pkg/tag"
+	"github.com/suyashkumar/dicom/pkg/uid"
+)
+
+// undefinedLength is the value length that marks a sequence or encapsulated pixel
+// data ended by a delimiter.
+const undefinedLength = 0xffffffff
+
+// sequenceDelimitationElement is the element number of the (FFFE,E0DD) delimiter.
+// Tags of group FFFE (items and delimiters) carry a 4-byte length and no VR in every
+// transfer syntax.
+const sequenceDelimitationElement = 0xe0dd
+
+// longLengthVRs are the explicit VRs with two reserved bytes and a 4-byte length.
+var longLengthVRs = map[string]bool{
+	"OB": true, "OD": true, "OF": true, "OL": true, "OV": true, "OW": true,
+	"SQ": true, "SV": true, "UC": true, "UN": true, "UR": true, "UT": true, "UV": true,
+}
+
+// checkElementLengths walks the element headers of a DICOM Part 10 file and rejects
+// any defined value length that runs past the end of the file.
+//
+// github.com/suyashkumar/dicom v1.1.0 allocates a value's full length before it
+// reads it, so a corrupt length such as 0xFFFFFFF0 costs gigabytes of memory even
+// in a file of a few bytes. After this check, no allocation can exceed the file size.
+// The walk enters sequences and skips the fragments of encapsulated pixel data.
+//
+// NOTE: a deflated dataset cannot be walked before inflating it, so only its file
+// meta group is checked. The walk also stops, without error, at an undefined-length
+// UN element, whose content is implicit VR whatever the transfer syntax.
+func checkElementLengths(content []byte) error {
+	w := lengthWalker{content: content, pos: preambleSize + 4, order: binary.LittleEndian}
+
+	// The file meta group is always explicit VR little endian.
+	syntax := ""
+	for w.pos+4 <= len(content) && binary.LittleEndian.Uint16(content[w.pos:]) == tag.MetadataGroup {
+		header, err := w.next()
+		if err != nil {
+			return err
+		}
+		if header.tag == tag.TransferSyntaxUID {
+			syntax = strings.Trim(string(content[w.pos:w.pos+int(header.length)]), " \x00")
+		}
+		w.pos += int(header.length)
+	}
+
+	switch syntax {
+	case "":
+		return fmt.Errorf("%s is %w from the file meta group", elementName(tag.TransferSyntaxUID), errMissing)
+	case uid.ImplicitVRLittleEndian:
+		w.implicit = true
+	case uid.ExplicitVRBigEndian:
+		w.order = binary.BigEndian
+	case uid.DeflatedExplicitVRLittleEndian:
+		return nil
+	}
+	return w.walkDataset()
+}
+
+// elementHeader is one decoded element header.
+type elementHeader struct {
+	tag    tag.Tag
+	vr     string // empty for implicit VR and for item and delimiter tags
+	length uint32
+}
+
+// lengthWalker reads element headers from content, starting at pos.
+type lengthWalker struct {
+	content  []byte
+	pos      int
+	order    binary.ByteOrder
+	implicit bool
+}
+
+// next decodes the element header at pos, moves pos to the value and checks that a
+// defined length fits in the bytes left.
+func (w *lengthWalker) next() (elementHeader, error) {
+	start := w.pos
+	left := len(w.content) - w.pos
+	if left < 8 {
+		return elementHeader{}, fmt.Errorf("element header at byte %d is cut short after %d bytes: %w", start, left, ErrMalformed)
+	}
+	h := elementHeader{tag: tag.Tag{
+		Group:   w.order.Uint16(w.content[w.pos:]),
+		Element: w.order.Uint16(w.content[w.pos+2:]),
+	}}
+
+	switch {
+	case h.tag.Group == 0xfffe || w.implicit && h.tag.Group != tag.MetadataGroup:
+		h.length = w.order.Uint32(w.content[w.pos+4:])
+		w.pos += 8
+	default:
+		h.vr = string(w.content[w.pos+4 : w.pos+6])
+		if longLengthVRs[h.vr] {
+			if left < 12 {
+				return h, fmt.Errorf("element %s header at byte %d is cut short after %d bytes: %w", h.tag, start, left, ErrMalformed)
+			}
+			h.length = w.order.Uint32(w.content[w.pos+8:])
+			w.pos += 12
+		} else {
+			h.length = uint32(w.order.Uint16(w.content[w.pos+6:]))
+			w.pos += 8
+		}
+	}
+
+	if h.length != undefinedLength && int64(h.length) > int64(len(w.content)-w.pos) {
+		return h, fmt.Errorf("element %s at byte %d has value length %d, but only %d bytes follow, so the file is truncated or corrupt: %w",
+			elementName(h.tag), start, h.length, len(w.content)-w.pos, ErrMalformed)
+	}
+	return h, nil
+}
+
+// walkDataset checks every element from pos to the end of the file.
+func (w *lengthWalker) walkDataset() error {
+	for w.pos < len(w.content) {
+		h, err := w.next()
+		if err != nil {
+			return err
+		}
+		switch {
+		case h.tag.Group == 0xfffe:
+			// Item headers of a sequence are transparent: the item's elements follow
+			// and are walked next. Delimiters have no value.
+		case h.length == undefinedLength && h.tag == tag.PixelData:
+			if err := w.skipFragments(); err != nil {
+				return err
+			}
+		case h.length == undefinedLength && h.vr == "UN":
+			return nil
+		case h.length == undefinedLength || w.isSequence(h):
+			// Walk into the sequence, whose items follow.
+		default:
+			w.pos += int(h.length)
+		}
+	}
+	return nil
+}
+
+// isSequence reports whether a defined-length element is a sequence, from its VR or,
+// for implicit VR, from the data dictionary.
+func (w *lengthWalker) isSequence(h elementHeader) bool {
+	if h.vr != "" {
+		return h.vr == "SQ"
+	}
+	info, err := tag.Find(h.tag)
+	return err == nil && len(info.VRs) > 0 && info.VRs[0] == "SQ"
+}
+
+// skipFragments skips the items of encapsulated pixel data up to and including the
+// sequence delimiter.
+func (w *lengthWalker) skipFragments() error {
+	for w.pos < len(w.content) {
+		h, err := w.next()
+		if err != nil {
+			return err
+		}
+		if h.tag.Group != 0xfffe {
+			return fmt.Errorf("encapsulated %s contains element %s where an item was expected: %w", elementName(tag.PixelData), h.tag, ErrMalformed)
+		}
+		if h.tag.Element == sequenceDelimitationElement {
+			return nil
+		}
+		if h.length == undefinedLength {
+			return fmt.Errorf("encapsulated %s has a fragment of undefined length: %w", elementName(tag.PixelData), ErrMalformed)
+		}
+		w.pos += int(h.length)
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package dicomseries
+
+import (
+	"errors"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"protrude/volume"
+	"protrude/volume/nifti"
+)
+
+// sharedData is the shared data folder seen from this package's folder: the
+// repository root is two levels up and the shared data sits beside it.
+var sharedData = filepath.Join("..", "..", "..", "shared", "data")
+
+var (
+	realSeriesDir = filepath.Join(sharedData, "dicom", "real_ncct_series")
+	realNIfTIPath = filepath.Join(sharedData, "real_ncct", "torso_ncct_3mm.nii.gz")
+	j2kSeriesDir  = filepath.Join(sharedData, "dicom", "real_ct_j2k_series")
+	edgeDir       = filepath.Join(sharedData, "dicom", "edge")
+)
+
+func requirePath(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("skipping: shared test data %s is absent (%v); it exists only in the development checkout", path, err)
+	}
+}
+
+// comparison summarises a voxel-by-voxel comparison in patient space.
+type comparison struct {
+	voxels            int
+	maxIndexDeviation float64
+	maxDifference     float64
+}
+
+// compareInPatientSpace maps every voxel centre of a to b's continuous index, which
+// must be an integer index inside b within 1e-3, and compares the values there.
+func compareInPatientSpace(t *testing.T, a, b *volume.Volume) comparison {
+	t.Helper()
+	var c comparison
+	for k := 0; k < a.Size[2]; k++ {
+		for j := 0; j < a.Size[1]; j++ {
+			for i := 0; i < a.Size[0]; i++ {
+				index := b.LPSToIndex(a.IndexToLPS(volume.Vec3{float64(i), float64(j), float64(k)}))
+				var at [3]int
+				for axis := 0; axis < 3; axis++ {
+					rounded := math.Round(index[axis])
+					c.maxIndexDeviation = math.Max(c.maxIndexDeviation, math.Abs(index[axis]-rounded))
+					at[axis] = int(rounded)
+				}
+				if c.maxIndexDeviation > 1e-3 {
+					t.Fatalf("voxel (%d, %d, %d) maps to index %v of the other volume, which is not an integer within 1e-3", i, j, k, index)
+				}
+				if !b.Contains(at[0], at[1], at[2]) {
+					t.Fatalf("voxel (%d, %d, %d) maps to index %v, outside the other volume of size %v", i, j, k, at, b.Size)
+				}
+				d := math.Abs(float64(a.At(i, j, k)) - float64(b.At(at[0], at[1], at[2])))
+				c.maxDifference = math.Max(c.maxDifference, d)
+				c.voxels++
+			}
+		}
+	}
+	return c
+}
+
+func TestRealSeriesMatchesNIfTI(t *testing.T) {
+	requirePath(t, realSeriesDir)
+	requirePath(t, realNIfTIPath)
+
+	dcm, info, err := ReadDir(realSeriesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nii, _, err := nifti.Read(realNIfTIPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumSlices != 112 || info.Modality != "CT" || len(info.Warnings) != 0 {
+		t.Errorf("info = %+v, want 112 CT slices and no warnings", info)
+	}
+	if dcm.NumVoxels() != nii.NumVoxels() {
+		t.Fatalf("DICOM has %d voxels (%v), NIfTI %d (%v)", dcm.NumVoxels(), dcm.Size, nii.NumVoxels(), nii.Size)
+	}
+
+	c := compareInPatientSpace(t, dcm, nii)
+	t.Logf("DICOM vs NIfTI: %d voxels, max index deviation %.3g, max HU difference %g", c.voxels, c.maxIndexDeviation, c.maxDifference)
+	if c.maxDifference != 0 {
+		t.Errorf("max HU difference = %g, want 0", c.maxDifference)
+	}
+}
+
+// TestRealSeriesMatchesDcm2niix converts the series with dcm2niix, reads its NIfTI
+// with package nifti, and compares geometry and values in patient space. dcm2niix
+// stores rows in the opposite order, so the affines differ as matrices but must put
+// every voxel at the same patient position.
+func TestRealSeriesMatchesDcm2niix(t *testing.T) {
+	requirePath(t, realSeriesDir)
+	dcm2niix, err := exec.LookPath("dcm2niix")
+	if err != nil {
+		t.Skip("skipping: dcm2niix is not installed; it is the referee for this test")
+	}
+
+	out := t.TempDir()
+	cmd := exec.Command(dcm2niix, "-z", "n", "-f", "series", "-o", out, realSeriesDir)
+	if output, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dcm2niix failed: %v\n%s", err, output)
+	}
+	referee, _, err := nifti.Read(filepath.Join(out, "series.nii"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcm, _, err := ReadDir(realSeriesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dcm.NumVoxels() != referee.NumVoxels() {
+		t.Fatalf("this reader gives %d voxels (%v), dcm2niix %d (%v)", dcm.NumVoxels(), dcm.Size, referee.NumVoxels(), referee.Size)
+	}
+
+	// The voxel centres of both grids must be the same set of patient positions.
+	c := compareInPatientSpace(t, referee, dcm)
+	t.Logf("dcm2niix vs this reader: %d voxels, max index deviation %.3g, max HU difference %g", c.voxels, c.maxIndexDeviation, c.maxDifference)
+	t.Logf("dcm2niix grid %+v; this reader %+v", referee.Grid, dcm.Grid)
+	if c.maxDifference != 0 {
+		t.Errorf("max HU difference = %g, want 0", c.maxDifference)
+	}
+	for a := 0; a < 3; a++ {
+		if math.Abs(referee.SpacingMM[a]-dcm.SpacingMM[a]) > 1e-4 {
+			t.Errorf("spacing = %v, dcm2niix %v", dcm.SpacingMM, referee.SpacingMM)
+			break
+		}
+	}
+}
+
+func TestRealCompressedSeriesRejected(t *testing.T) {
+	requirePath(t, j2kSeriesDir)
+	_, _, err := ReadDir(j2kSeriesDir)
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "1.2.840.10008.1.2.4.90") {
+		t.Errorf("error %v, want an unsupported-series error naming transfer syntax 1.2.840.10008.1.2.4.90", err)
+	}
+}
+
+func TestRealSeriesTruncatedFile(t *testing.T) {
+	requirePath(t, realSeriesDir)
+	dir := t.TempDir()
+	names := []string{"IM0000.dcm", "IM0001.dcm", "IM0002.dcm"}
+	for _, name := range names {
+		content, err := os.ReadFile(filepath.Join(realSeriesDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "IM0001.dcm" {
+			content = content[:len(content)-1000]
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := ReadDir(dir)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "IM0001.dcm") {
+		t.Errorf("error %v, want a malformed-file error naming IM0001.dcm", err)
+	}
+}
+
+// TestEdgeFiles parses the shared reader test files one by one: each must give the
+// listed outcome, and none may panic.
+func TestEdgeFiles(t *testing.T) {
+	requirePath(t, edgeDir)
+	cases := []struct {
+		file    string
+		kind    error // nil: reads without error.
+		message string
+	}{
+		{"CT_small.dcm", nil, ""},
+		{"MR_small.dcm", nil, ""},
+		{"MR_small_bigendian.dcm", nil, ""},
+		{"MR_small_implicit.dcm", nil, ""},
+		{"MR_truncated.dcm", ErrMalformed, "PixelData (7fe0,0010) at byte 1488 has value length 8192, but only 8130 bytes follow"},
+		{"no_meta.dcm", ErrMalformed, `no "DICM" marker at byte 128`},
+		{"meta_missing_tsyntax.dcm", ErrMalformed, "TransferSyntaxUID (0002,0010) is missing"},
+		{"image_dfl.dcm", ErrMalformed, "ImagePositionPatient (0020,0032) is missing"},
+		{"liver.dcm", ErrUnsupported, "NumberOfFrames (0028,0008) is 3"},
+		{"MR_small_RLE.dcm", ErrUnsupported, "1.2.840.10008.1.2.5 (RLE Lossless)"},
+		{"MR_small_jp2klossless.dcm", ErrUnsupported, "1.2.840.10008.1.2.4.90"},
+		{"MR_small_jpeg_ls_lossless.dcm", ErrUnsupported, "1.2.840.10008.1.2.4.80"},
+		{"CT1_JLSN.dcm", ErrUnsupported, "1.2.840.10008.1.2.4.81"},
+		{"JPEG-LL.dcm", ErrUnsupported, "1.2.840.10008.1.2.4.70"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			content, err := os.ReadFile(filepath.Join(edgeDir, tc.file))
+			if err != nil {
+				t.Skipf("skipping: %v", err)
+			}
+			_, err = parseSlice(tc.file, content)
+			if tc.kind == nil {
+				if err != nil {
+					t.Fatalf("parse failed: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.message) || !strings.HasPrefix(err.Error(), tc.file+": ") {
+				t.Errorf("error %v, want one starting with %q, wrapping %v and containing %q", err, tc.file+": ", tc.kind, tc.message)
+			}
+		})
+	}
+}
+
+// TestEdgeMRSyntaxesAgree reads one MR image stored in three native transfer
+// syntaxes, including big endian, and requires the same values from each.
+func TestEdgeMRSyntaxesAgree(t *testing.T) {
+	requirePath(t, edgeDir)
+	var reference *volume.Volume
+	for _, name := range []string{"MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm"} {
+		dir := t.TempDir()
+		content, err := os.ReadFile(filepath.Join(edgeDir, name))
+		if err != nil {
+			t.Skipf("skipping: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v, info, err := ReadDir(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(info.Warnings) == 0 || !strings.Contains(info.Warnings[0], `Modality is "MR"`) {
+			t.Errorf("%s: warnings %q, want a non-CT warning first", name, info.Warnings)
+		}
+		if reference == nil {
+			reference = v
+			continue
+		}
+		if v.Grid != reference.Grid {
+			t.Errorf("%s: grid %+v, MR_small.dcm has %+v", name, v.Grid, reference.Grid)
+		}
+		for n := range v.Voxels {
+			if v.Voxels[n] != reference.Voxels[n] {
+				t.Fatalf("%s: voxel %d = %v, MR_small.dcm has %v", name, n, v.Voxels[n], reference.Voxels[n])
+			}
+		}
+	}
+}
