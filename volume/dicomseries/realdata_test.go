@@ -92,6 +92,25 @@ func TestRealSeriesMatchesNIfTI(t *testing.T) {
 	if c.maxDifference != 0 {
 		t.Errorf("max HU difference = %g, want 0", c.maxDifference)
 	}
+	requireSameInferenceGrid(t, dcm.Grid, nii.Grid)
+}
+
+// requireSameInferenceGrid checks that two readings of one scan give the same
+// canonical inference grid despite float jitter and different axis orders.
+func requireSameInferenceGrid(t *testing.T, a, b volume.Grid) {
+	t.Helper()
+	for _, spacing := range []float64{1, 1.5, 3} {
+		ga, gb := volume.IsotropicGridLPS(a, spacing), volume.IsotropicGridLPS(b, spacing)
+		if ga.Size != gb.Size || ga.SpacingMM != gb.SpacingMM || ga.AxesLPS != gb.AxesLPS {
+			t.Errorf("spacing %g: inference grids differ:\n%+v\n%+v", spacing, ga, gb)
+		}
+		for c := 0; c < 3; c++ {
+			if math.Abs(ga.OriginLPS[c]-gb.OriginLPS[c]) > 1e-4 {
+				t.Errorf("spacing %g: inference grid origins %v and %v differ", spacing, ga.OriginLPS, gb.OriginLPS)
+				break
+			}
+		}
+	}
 }
 
 // TestRealSeriesMatchesDcm2niix converts the series with dcm2niix, reads its NIfTI
@@ -135,6 +154,7 @@ func TestRealSeriesMatchesDcm2niix(t *testing.T) {
 			break
 		}
 	}
+	requireSameInferenceGrid(t, dcm.Grid, referee.Grid)
 }
 
 func TestRealCompressedSeriesRejected(t *testing.T) {
