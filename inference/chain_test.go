@@ -434,7 +434,7 @@ func TestPipelineAnisotropicGridInterior(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if want := [3]int{64, 56, 48}; res.Grid.Size != want {
+	if want := [3]int{65, 57, 49}; res.Grid.Size != want { // ceil(extent / 1 mm) + 1 per axis
 		t.Fatalf("canonical grid size = %v, want %v", res.Grid.Size, want)
 	}
 

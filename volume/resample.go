@@ -6,9 +6,9 @@ import (
 	"sync"
 )
 
-// sizeRoundingSlack is added to extent/spacing before flooring in [IsotropicGridLPS],
-// so that a box whose extent is a whole number of spacings, up to float jitter from
-// the file format, always gets the same number of voxels.
+// sizeRoundingSlack is subtracted from extent/spacing before rounding up in
+// [IsotropicGridLPS], so that a box whose extent is a whole number of spacings, up to
+// float jitter from the file format, always gets the same number of voxels.
 const sizeRoundingSlack = 1e-3
 
 // snapTolerance is the distance in index units below which a continuous source index
@@ -22,10 +22,10 @@ const snapTolerance = 1e-9
 // box of the centres of g's voxels (all 8 corners), with the origin at the box's minimum
 // corner.
 //
-// The size along each axis is floor(extent/spacingMM + 1e-3) + 1, so the same scan read
-// from two formats whose geometry differs by float jitter gets the same grid. The grid
-// never reaches beyond the box by more than 1e-3 of a voxel, so its far edge can stop
-// short of the box by up to one spacing.
+// The size along each axis is ceil(extent/spacingMM - 1e-3) + 1, so the grid covers the
+// whole box (every input voxel centre lies between two grid voxel centres) and reaches
+// beyond its far edge by less than one spacing. The slack gives the same grid for the
+// same scan read from two formats whose geometry differs by float jitter.
 //
 // g should pass [Grid.Validate] and spacingMM must be positive; otherwise the result
 // is not a valid grid.
@@ -53,7 +53,7 @@ func IsotropicGridLPS(g Grid, spacingMM float64) Grid {
 	}
 	for c := 0; c < 3; c++ {
 		extent := maxLPS[c] - minLPS[c]
-		out.Size[c] = int(math.Floor(extent/spacingMM+sizeRoundingSlack)) + 1
+		out.Size[c] = int(math.Ceil(extent/spacingMM-sizeRoundingSlack)) + 1
 	}
 	return out
 }

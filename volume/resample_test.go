@@ -243,7 +243,8 @@ func TestIsotropicGridLPS(t *testing.T) {
 				OriginLPS: Vec3{-5, 13, 110}, AxesLPS: [3]Vec3{{0, 0, -1}, {0, -1, 0}, {1, 0, 0}}},
 			spacing:    3,
 			wantOrigin: Vec3{-5, 3, 100},
-			wantSize:   [3]int{4, 4, 4},
+			// A 10 mm extent at 3 mm needs 5 samples (0 to 12 mm) to cover the far edge.
+			wantSize: [3]int{5, 5, 5},
 		},
 		{
 			name: "extent short by float jitter",
