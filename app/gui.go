@@ -311,10 +311,9 @@ func (ui *viewerUI) showStudy(st *study) {
 	ui.study = st
 	ui.layers = overlays.DefaultLayers(nil, nil, nil)
 	ui.rebuildLayerControls()
+	// The slider range must be set before SetVolume reports the first slice to it.
+	ui.sliceSlider.Max = float64(max(viewer.NewAxialFrame(st.CT.Grid).Slices()-1, 1))
 	ui.view.SetVolume(st.CT, ui.layers)
-	ui.sliceSlider.Max = float64(max(ui.view.Slices()-1, 1))
-	ui.sliceSlider.SetValue(float64(ui.view.Slice()))
-	ui.sliceChanged(ui.view.Slice())
 	ui.win.SetTitle(fmt.Sprintf("Protrude — %s — %s", filepath.Base(st.Path), researchNotice))
 	ui.stageLabel.SetText(fmt.Sprintf("%d×%d×%d, %.2g×%.2g×%.2g mm", st.CT.Size[0], st.CT.Size[1], st.CT.Size[2],
 		st.CT.SpacingMM[0], st.CT.SpacingMM[1], st.CT.SpacingMM[2]))
