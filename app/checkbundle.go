@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io/fs"
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"protrude/assets"

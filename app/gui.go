@@ -429,4 +429,3 @@ func (ui *viewerUI) shutdown() {
 		ui.pipeline.Close()
 	}
 }
-

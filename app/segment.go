@@ -5,7 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-		"log/slog"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -189,4 +189,3 @@ func slicesWithLabels(frame viewer.AxialFrame, m *volume.Mask, n int) []int {
 	}
 	return picked
 }
-
