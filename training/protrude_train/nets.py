@@ -1,0 +1,98 @@
+"""3D U-Net shared by the base, protuberance and fusion networks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# Resolution levels below full resolution: one strided convolution, then four max-pools.
+DOWNSAMPLING_LEVELS = 5
+DOWNSAMPLING_FACTOR = 2**DOWNSAMPLING_LEVELS
+
+# Channels per GroupNorm group. GroupNorm is used in place of InstanceNorm because it
+# keeps working on the 1-voxel bottleneck of a 32-voxel patch, and torch exports it to
+# ONNX opset 13 as InstanceNormalization on a reshaped tensor.
+CHANNELS_PER_GROUP = 8
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(max(1, channels // CHANNELS_PER_GROUP), channels, affine=True)
+
+
+class ConvBlock(nn.Sequential):
+    """Convolution 3x3x3, GroupNorm and LeakyReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__(
+            nn.Conv3d(in_channels, out_channels, 3, stride=stride, padding=1),
+            _norm(out_channels),
+            nn.LeakyReLU(0.01, inplace=True),
+        )
+
+
+class UNet3D(nn.Module):
+    """3D U-Net that returns logits of shape [N, out_channels, D, H, W].
+
+    The encoder has six resolution levels. Level 0 runs at full resolution, level 1
+    starts with a stride-2 convolution and levels 2 to 5 start with a 2x2x2 max-pool.
+    Each level has two convolutions, and level l has
+    ``min(base_channels * 2**l, channel_cap)`` channels. The decoder up-samples by 2
+    with trilinear interpolation, concatenates the skip connection and applies one
+    convolution per level. D, H and W must be multiples of 32.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, base_channels: int, channel_cap: int):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.base_channels = base_channels
+        self.channel_cap = channel_cap
+        widths = [min(base_channels * 2**level, channel_cap) for level in range(DOWNSAMPLING_LEVELS + 1)]
+        self.widths = widths
+
+        self.encoder = nn.ModuleList()
+        previous = in_channels
+        for level, width in enumerate(widths):
+            if level == 0:
+                layers = [ConvBlock(previous, width), ConvBlock(width, width)]
+            elif level == 1:
+                layers = [ConvBlock(previous, width, stride=2), ConvBlock(width, width)]
+            else:
+                layers = [nn.MaxPool3d(2), ConvBlock(previous, width), ConvBlock(width, width)]
+            self.encoder.append(nn.Sequential(*layers))
+            previous = width
+
+        self.upsample = nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False)
+        self.decoder = nn.ModuleList()
+        for level in range(DOWNSAMPLING_LEVELS, 0, -1):
+            self.decoder.append(ConvBlock(widths[level] + widths[level - 1], widths[level - 1]))
+        self.head = nn.Conv3d(widths[0], out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Shapes are constants while tracing for ONNX export, so the check runs only in eager mode.
+        if not torch.jit.is_tracing() and any(int(size) % DOWNSAMPLING_FACTOR for size in x.shape[2:]):
+            raise ValueError(f"UNet3D input spatial shape {tuple(x.shape[2:])} is not a multiple of "
+                             f"{DOWNSAMPLING_FACTOR} on every axis")
+        skips = []
+        for block in self.encoder:
+            x = block(x)
+            skips.append(x)
+        x = skips.pop()
+        for block in self.decoder:
+            x = block(torch.cat([self.upsample(x), skips.pop()], dim=1))
+        return self.head(x)
+
+
+class WithSigmoid(nn.Module):
+    """Wrapper that turns a network's logits into probabilities, used for export."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(x))
+
+
+def parameter_count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
