@@ -1,0 +1,311 @@
+"""Train the base, protuberance and fusion networks, then validate and export a bundle.
+
+Stages, each resumable from its checkpoint under OUT/checkpoints:
+
+1. base: the base U-Net on rendered phantom patches, dice + binary cross-entropy on
+   the kidney (kidney including tumor) and tumor channels.
+2. protuberance: the PDN on synthetic kidney/tumor unions, binary cross-entropy with
+   label smoothing.
+3. joint: base and fusion networks together with the PDN frozen. The loss is the
+   fusion output's dice + cross-entropy plus the base loss as intermediate supervision.
+
+Run from the repository root:
+
+    PYTHONPATH=training /usr/bin/python3 -m protrude_train.train --preset skeleton --out training/runs/X --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import config as config_module
+from . import data, evaluate, export, nets
+from .config import StageConfig, TrainConfig
+from .schedule import learning_rate
+
+def build_networks(config: TrainConfig) -> dict[str, nets.UNet3D]:
+    return {
+        "base": nets.UNet3D(1, 2, config.base_channels, config.channel_cap),
+        "protuberance": nets.UNet3D(1, 1, config.protuberance_channels, config.channel_cap),
+        "fusion": nets.UNet3D(2, 1, config.fusion_channels, config.channel_cap),
+    }
+
+
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+    """Return 1 - soft dice per channel, averaged over channels; the sums run over the whole batch."""
+    probability = torch.sigmoid(logits)
+    dims = (0, 2, 3, 4)
+    intersection = (probability * target).sum(dims)
+    total = probability.sum(dims) + target.sum(dims)
+    return (1.0 - (2.0 * intersection + smooth) / (total + smooth)).mean()
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return soft_dice_loss(logits, target) + F.binary_cross_entropy_with_logits(logits, target)
+
+
+def smoothed_bce(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Binary cross-entropy against targets pulled toward 0.5 by smoothing / 2."""
+    return F.binary_cross_entropy_with_logits(logits, target * (1.0 - smoothing) + 0.5 * smoothing)
+
+
+class Run:
+    """A training run's folder: config, log, checkpoints and bundle."""
+
+    def __init__(self, out: pathlib.Path, config: TrainConfig):
+        self.out = out
+        self.config = config
+        self.checkpoints = out / "checkpoints"
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        self.log_path = out / "log.jsonl"
+
+    def log(self, message: str) -> None:
+        print(message, flush=True)
+
+    def record(self, entry: dict) -> None:
+        with self.log_path.open("a") as stream:
+            stream.write(json.dumps(entry) + "\n")
+
+    def checkpoint_path(self, stage: str) -> pathlib.Path:
+        return self.checkpoints / f"{stage}.pt"
+
+    def load_checkpoint(self, stage: str) -> dict | None:
+        path = self.checkpoint_path(stage)
+        return torch.load(path) if path.exists() else None
+
+    def save_checkpoint(self, stage: str, state: dict) -> None:
+        temporary = self.checkpoint_path(stage).with_suffix(".tmp")
+        torch.save(state, temporary)
+        temporary.replace(self.checkpoint_path(stage))
+
+
+def _optimizer(parameters, config: TrainConfig, stage: StageConfig) -> torch.optim.Optimizer:
+    if stage.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=stage.start_lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    if stage.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=stage.start_lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {stage.optimizer!r}; use 'sgd' or 'adam'")
+
+
+def _train_loop(run: Run, name: str, stage: StageConfig, modules: dict, trainable: list[str], sample_fn, loss_fn,
+                rng: np.random.Generator) -> None:
+    """Run one stage's optimization steps, resuming from its checkpoint when there is one.
+
+    modules maps names to networks; those named in trainable are optimized. sample_fn
+    returns a batch; loss_fn(modules, batch) returns (loss, details dict).
+    """
+    config = run.config
+    parameters = [p for key in trainable for p in modules[key].parameters()]
+    optimizer = _optimizer(parameters, config, stage)
+    start_step = 0
+    checkpoint = run.load_checkpoint(name)
+    if checkpoint is not None:
+        for key, module in modules.items():
+            if key in checkpoint["networks"]:
+                module.load_state_dict(checkpoint["networks"][key])
+        if checkpoint.get("done"):
+            run.log(f"[{name}] complete in checkpoint, skipped")
+            return
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        rng.bit_generator.state = checkpoint["numpy_rng"]
+        torch.set_rng_state(checkpoint["torch_rng"])
+        start_step = checkpoint["step"]
+        run.log(f"[{name}] resumed at step {start_step}")
+
+    for key, module in modules.items():
+        module.train(key in trainable)
+        module.requires_grad_(key in trainable)
+
+    def save(step: int, done: bool) -> None:
+        run.save_checkpoint(name, {
+            "step": step, "done": done,
+            "networks": {key: module.state_dict() for key, module in modules.items()},
+            "optimizer": optimizer.state_dict(),
+            "numpy_rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        })
+
+    started = time.time()
+    for step in range(start_step, stage.steps):
+        lr = learning_rate(step, stage.steps, stage.peak_lr, stage.start_lr, stage.warmup_fraction)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = sample_fn()
+        loss, details = loss_fn(modules, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.gradient_clip_norm)
+        optimizer.step()
+
+        entry = {"stage": name, "step": step, "lr": lr, "loss": float(loss), "grad_norm": float(grad_norm),
+                 "elapsed_s": round(time.time() - started, 1), **details}
+        run.record(entry)
+        if step % 10 == 0 or step == stage.steps - 1:
+            detail_text = " ".join(f"{k}={v:.4f}" for k, v in details.items())
+            run.log(f"[{name}] step {step}/{stage.steps} lr={lr:.4g} loss={float(loss):.4f} {detail_text} "
+                    f"elapsed={time.time() - started:.0f}s")
+        if (step + 1) % config.checkpoint_every == 0 and step + 1 < stage.steps:
+            save(step + 1, False)
+    save(stage.steps, True)
+    run.log(f"[{name}] done: {stage.steps - start_step} steps in {time.time() - started:.0f}s")
+
+
+def train(run: Run) -> dict[str, nets.UNet3D]:
+    """Run all stages and return the trained networks."""
+    config = run.config
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    networks = build_networks(config)
+    train_ids, validation_ids = data.case_split(config)
+    run.log(f"KiTS19 cases: {len(train_ids)} for training, {len(validation_ids)} for validation")
+    library = data.load_library(config, train_ids)
+    run.log(f"shape library: {len(library.two_kidney_cases)} two-kidney cases, "
+            f"{len(library.kidneys_without_tumor)} tumor-free kidneys, {len(library.tumors)} tumors")
+
+    pool = None
+
+    def phantom_sampler(stage_index: int):
+        nonlocal pool
+        if pool is None:
+            seeds = [config.seed * 10_000 + i for i in range(config.phantom_pool_size)]
+            (run.out / "phantoms").mkdir(exist_ok=True)
+            pool = data.phantom_pool(config, library, seeds, run.out / "phantoms", run.log)
+        return data.PhantomPatchSampler(pool, config, np.random.default_rng([config.seed, stage_index, 1]))
+
+    # Stage 1: base network.
+    stage = config.base
+    if not _stage_done(run, "base"):
+        sampler = phantom_sampler(1)
+        rng = sampler.rng
+    else:
+        sampler, rng = None, np.random.default_rng([config.seed, 1])
+
+    def base_loss(modules, batch):
+        image, target = batch
+        logits = modules["base"](image)
+        kidney = segmentation_loss(logits[:, :1], target[:, :1])
+        tumor = segmentation_loss(logits[:, 1:], target[:, 1:])
+        return kidney + tumor, {"kidney_loss": float(kidney), "tumor_loss": float(tumor)}
+
+    _train_loop(run, "base", stage, {"base": networks["base"]}, ["base"],
+                lambda: sampler.sample(stage.batch_size, stage.patch_size), base_loss, rng)
+
+    # Stage 2: protuberance detection network on synthetic unions.
+    pdn_stage = config.protuberance
+    pdn_rng = np.random.default_rng([config.seed, 2])
+    protrusion_sampler = data.ProtrusionSampler(library, pdn_rng)
+
+    def pdn_loss(modules, batch):
+        soft, target = batch
+        logits = modules["protuberance"](soft)
+        loss = smoothed_bce(logits, target, config.label_smoothing)
+        return loss, {}
+
+    _train_loop(run, "protuberance", pdn_stage, {"protuberance": networks["protuberance"]}, ["protuberance"],
+                lambda: protrusion_sampler.sample(pdn_stage.batch_size, pdn_stage.patch_size), pdn_loss, pdn_rng)
+
+    # Stage 3: base and fusion together, PDN frozen.
+    joint_stage = config.joint
+    if not _stage_done(run, "joint"):
+        joint_sampler = phantom_sampler(3)
+        joint_rng = joint_sampler.rng
+    else:
+        joint_sampler, joint_rng = None, np.random.default_rng([config.seed, 3])
+
+    def joint_loss(modules, batch):
+        image, target = batch
+        fused, base_logits = forward_pipeline(modules, image, config.joint_backprop_through_pdn)
+        fusion = segmentation_loss(fused, target[:, 1:])
+        base = segmentation_loss(base_logits[:, :1], target[:, :1]) + segmentation_loss(base_logits[:, 1:],
+                                                                                          target[:, 1:])
+        return fusion + base, {"fusion_loss": float(fusion), "base_loss": float(base)}
+
+    _train_loop(run, "joint", joint_stage, networks, ["base", "fusion"],
+                lambda: joint_sampler.sample(joint_stage.batch_size, joint_stage.patch_size), joint_loss, joint_rng)
+    for network in networks.values():
+        network.eval()
+    return networks
+
+
+def forward_pipeline(modules, image: torch.Tensor, backprop_through_pdn: bool = False):
+    """Run base, PDN and fusion; return (fusion tumor logits, base logits)."""
+    base_logits = modules["base"](image)
+    probabilities = torch.sigmoid(base_logits)
+    kidney = probabilities[:, :1] if backprop_through_pdn else probabilities[:, :1].detach()
+    protrusion = torch.sigmoid(modules["protuberance"](kidney))
+    lesion = torch.clamp(probabilities[:, 1:2] + protrusion, 0.0, 1.0)
+    fused = modules["fusion"](torch.cat([image, lesion], dim=1))
+    return fused, base_logits
+
+
+def _stage_done(run: Run, stage: str) -> bool:
+    checkpoint = run.load_checkpoint(stage)
+    return bool(checkpoint and checkpoint.get("done"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train Protrude's three networks and export an ONNX bundle.")
+    parser.add_argument("--preset", default="skeleton", choices=sorted(config_module.PRESETS),
+                        help="step counts, patch sizes and data sizes")
+    parser.add_argument("--out", type=pathlib.Path, required=True,
+                        help="run folder for config, log, checkpoints, metrics and bundle")
+    parser.add_argument("--seed", type=int, default=0, help="seed for phantoms, sampling and initialization")
+    parser.add_argument("--kits-dir", type=pathlib.Path, default=None,
+                        help="folder with KiTS19 case_XXXXX.nii.gz masks (default ../shared/data/kits19 "
+                             "beside the repository)")
+    parser.add_argument("--export-dir", type=pathlib.Path, default=None,
+                        help="also write the bundle here, e.g. assets/models")
+    parser.add_argument("--export-patch-size", type=int, default=None,
+                        help="side of the ONNX input in voxels, a multiple of 32 (default from the preset)")
+    parser.add_argument("--no-validation", action="store_true",
+                        help="skip phantom validation and keep all thresholds at 0.5")
+    args = parser.parse_args(argv)
+
+    config_path = args.out / "config.json"
+    if config_path.exists():
+        config = config_module.load(config_path)
+        if config.preset != args.preset or config.seed != args.seed:
+            parser.error(f"{args.out} holds a {config.preset!r} run with seed {config.seed}; "
+                         f"use another --out or the same preset and seed to resume")
+        print(f"resuming run in {args.out}", flush=True)
+    else:
+        config = config_module.preset(args.preset)
+        config.seed = args.seed
+        if args.kits_dir is not None:
+            config.kits_dir = str(args.kits_dir.resolve())
+        if args.export_patch_size is not None:
+            config.export_patch_size = args.export_patch_size
+        args.out.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(config.to_json())
+    if config.export_patch_size % nets.DOWNSAMPLING_FACTOR:
+        parser.error(f"export patch size {config.export_patch_size} is not a multiple of "
+                     f"{nets.DOWNSAMPLING_FACTOR}")
+
+    run = Run(args.out, config)
+    started = time.time()
+    networks = train(run)
+    run.log(f"training finished in {time.time() - started:.0f}s")
+
+    thresholds = {"kidney": 0.5, "protrusion": 0.5, "tumor": 0.5}
+    if not args.no_validation and config.validation_phantoms > 0:
+        metrics = evaluate.validate_on_phantoms(networks, config, run.out, run.log)
+        thresholds = metrics["chosen_thresholds"]
+        (run.out / "validation.json").write_text(json.dumps(metrics, indent=2))
+
+    bundle_dirs = [run.out / "bundle"] + ([args.export_dir] if args.export_dir else [])
+    for bundle_dir in bundle_dirs:
+        export.export_bundle(networks, config, bundle_dir, thresholds, log=run.log)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
