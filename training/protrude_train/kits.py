@@ -141,8 +141,8 @@ def split_kidney_sides(case: KitsCase) -> list[KidneySide]:
     Components smaller than MIN_KIDNEY_VOXELS are dropped. The side comes from the
     component's centroid relative to the midpoint of all kept components: low x is the
     patient's right. A case with one component is returned as one side, judged by the
-    position of that component in the crop, which is ambiguous; callers that need sides
-    should use cases with two components.
+    position of that component in the crop. That side is ambiguous, so callers that
+    need sides should use cases with two components.
     """
     components, count = ndimage.label(case.labels > 0)
     if count == 0:

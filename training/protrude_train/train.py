@@ -100,8 +100,8 @@ def _train_loop(run: Run, name: str, stage: StageConfig, modules: dict, trainabl
                 rng: np.random.Generator) -> None:
     """Run one stage's optimization steps, resuming from its checkpoint when there is one.
 
-    modules maps names to networks; those named in trainable are optimized. sample_fn
-    returns a batch; loss_fn(modules, batch) returns (loss, details dict).
+    modules maps names to networks, and those named in trainable are optimized.
+    sample_fn returns a batch, and loss_fn(modules, batch) returns (loss, details dict).
     """
     config = run.config
     parameters = [p for key in trainable for p in modules[key].parameters()]
