@@ -69,15 +69,13 @@ class TrainConfig:
 
 def _skeleton() -> TrainConfig:
     # About 30 minutes on 2 CPU cores: enough to run the whole pipeline and ship demo
-    # weights, far short of convergence. Base and joint use Adam. In one 300-step base
-    # run each on 2 CPU cores, SGD with the published schedule and Adam both ended with a
-    # kidney loss near 1.0, so neither converges in this budget. Adam gave Dice 0.34
-    # against 0.10 on one phantom patch, which is weak evidence for it.
+    # weights, far short of convergence. All three stages use the published optimizer,
+    # SGD with momentum 0.9 and the warm-up plus cosine schedule.
     return TrainConfig(
         preset="skeleton",
-        base=StageConfig(steps=300, batch_size=1, patch_size=64, optimizer="adam", peak_lr=1e-3, start_lr=1e-5),
+        base=StageConfig(steps=600, batch_size=2, patch_size=64),
         protuberance=StageConfig(steps=250, batch_size=2, patch_size=64, warmup_fraction=0.1),
-        joint=StageConfig(steps=60, batch_size=1, patch_size=64, optimizer="adam", peak_lr=5e-4, start_lr=1e-5),
+        joint=StageConfig(steps=120, batch_size=1, patch_size=64),
     )
 
 

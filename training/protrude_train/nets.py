@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# Resolution levels below full resolution: one strided convolution, then four max-pools.
+# Resolution levels, all below full resolution: one strided convolution, then four
+# max-pools.
 DOWNSAMPLING_LEVELS = 5
 DOWNSAMPLING_FACTOR = 2**DOWNSAMPLING_LEVELS
 
@@ -33,12 +34,14 @@ class ConvBlock(nn.Sequential):
 class UNet3D(nn.Module):
     """3D U-Net that returns logits of shape [N, out_channels, D, H, W].
 
-    The encoder has six resolution levels. Level 0 runs at full resolution, level 1
-    starts with a stride-2 convolution and levels 2 to 5 start with a 2x2x2 max-pool.
-    Each level has two convolutions, and level l has
-    ``min(base_channels * 2**l, channel_cap)`` channels. The decoder up-samples by 2
-    with trilinear interpolation, concatenates the skip connection and applies one
-    convolution per level. D, H and W must be multiples of 32.
+    The encoder has five resolution levels, all below full resolution. Level 0 starts
+    with a stride-2 convolution and levels 1 to 4 start with a 2x2x2 max-pool. Each level
+    has two convolutions, and level l has ``min(base_channels * 2**l, channel_cap)``
+    channels. The decoder has one step per level: a trilinear up-sample by 2, then one
+    convolution. Steps 4 to 1 concatenate the encoder's skip connection first; the last
+    step returns to full resolution, concatenates the input, and its convolution gives
+    the logits. No convolution runs on full-resolution features wider than the input,
+    which keeps inference on a CPU affordable. D, H and W must be multiples of 32.
     """
 
     def __init__(self, in_channels: int, out_channels: int, base_channels: int, channel_cap: int):
@@ -47,15 +50,13 @@ class UNet3D(nn.Module):
         self.out_channels = out_channels
         self.base_channels = base_channels
         self.channel_cap = channel_cap
-        widths = [min(base_channels * 2**level, channel_cap) for level in range(DOWNSAMPLING_LEVELS + 1)]
+        widths = [min(base_channels * 2**level, channel_cap) for level in range(DOWNSAMPLING_LEVELS)]
         self.widths = widths
 
         self.encoder = nn.ModuleList()
         previous = in_channels
         for level, width in enumerate(widths):
             if level == 0:
-                layers = [ConvBlock(previous, width), ConvBlock(width, width)]
-            elif level == 1:
                 layers = [ConvBlock(previous, width, stride=2), ConvBlock(width, width)]
             else:
                 layers = [nn.MaxPool3d(2), ConvBlock(previous, width), ConvBlock(width, width)]
@@ -64,15 +65,16 @@ class UNet3D(nn.Module):
 
         self.upsample = nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False)
         self.decoder = nn.ModuleList()
-        for level in range(DOWNSAMPLING_LEVELS, 0, -1):
+        for level in range(DOWNSAMPLING_LEVELS - 1, 0, -1):
             self.decoder.append(ConvBlock(widths[level] + widths[level - 1], widths[level - 1]))
-        self.head = nn.Conv3d(widths[0], out_channels, 1)
+        self.head = nn.Conv3d(widths[0] + in_channels, out_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Shapes are constants while tracing for ONNX export, so the check runs only in eager mode.
         if not torch.jit.is_tracing() and any(int(size) % DOWNSAMPLING_FACTOR for size in x.shape[2:]):
             raise ValueError(f"UNet3D input spatial shape {tuple(x.shape[2:])} is not a multiple of "
                              f"{DOWNSAMPLING_FACTOR} on every axis")
+        image = x
         skips = []
         for block in self.encoder:
             x = block(x)
@@ -80,7 +82,7 @@ class UNet3D(nn.Module):
         x = skips.pop()
         for block in self.decoder:
             x = block(torch.cat([self.upsample(x), skips.pop()], dim=1))
-        return self.head(x)
+        return self.head(torch.cat([self.upsample(x), image], dim=1))
 
 
 class WithSigmoid(nn.Module):

@@ -23,9 +23,20 @@ def test_unet_output_shape(name):
 
 
 def test_unet_channel_widths():
-    assert nets.UNet3D(1, 2, 16, 64).widths == [16, 32, 64, 64, 64, 64]
-    assert nets.UNet3D(1, 1, 8, 64).widths == [8, 16, 32, 64, 64, 64]
-    assert nets.UNet3D(1, 1, 8, 32).widths == [8, 16, 32, 32, 32, 32]
+    assert nets.UNet3D(1, 2, 16, 64).widths == [16, 32, 64, 64, 64]
+    assert nets.UNet3D(1, 1, 8, 64).widths == [8, 16, 32, 64, 64]
+    assert nets.UNet3D(1, 1, 8, 32).widths == [8, 16, 32, 32, 32]
+
+
+def test_unet_first_convolution_is_strided():
+    # The encoder starts with the stride-2 convolution, so no 3x3x3 convolution runs on
+    # full-resolution features except the output convolution.
+    net = nets.UNet3D(1, 2, 16, 64)
+    first = net.encoder[0][0][0]
+    assert isinstance(first, torch.nn.Conv3d)
+    assert first.stride == (2, 2, 2)
+    assert first.out_channels == 16
+    assert net.head.in_channels == 16 + 1
 
 
 def test_unet_rejects_size_not_multiple_of_32():
