@@ -97,7 +97,7 @@ type viewerUI struct {
 	stageLabel  *widget.Label
 	progress    *widget.ProgressBar
 	runButton   *widget.Button
-	cancelBtn   *widget.Button
+	cancelButton   *widget.Button
 	layerBox    *fyne.Container
 	windowSel   *widget.Select
 
@@ -126,8 +126,8 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.runButton = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), ui.startRun)
 	ui.runButton.Importance = widget.HighImportance
 	ui.runButton.Disable()
-	ui.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), ui.cancel)
-	ui.cancelBtn.Disable()
+	ui.cancelButton = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), ui.cancel)
+	ui.cancelButton.Disable()
 
 	names := make([]string, len(viewer.Presets))
 	for i, p := range viewer.Presets {
@@ -160,7 +160,7 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 		widget.NewButtonWithIcon("Open file…", theme.FileIcon(), ui.openFileDialog),
 		widget.NewButtonWithIcon("Open DICOM folder…", theme.FolderOpenIcon(), ui.openFolderDialog),
 		widget.NewSeparator(),
-		ui.runButton, ui.cancelBtn, ui.stageLabel,
+		ui.runButton, ui.cancelButton, ui.stageLabel,
 	)
 	top := container.NewVBox(toolbar, ui.progress)
 	bottom := container.NewVBox(
@@ -332,7 +332,7 @@ func (ui *viewerUI) startRun() {
 	ctx, cancel := context.WithCancel(context.Background())
 	ui.cancelRun = cancel
 	ui.runButton.Disable()
-	ui.cancelBtn.Enable()
+	ui.cancelButton.Enable()
 	ui.progress.SetValue(0)
 	ui.stageLabel.SetText("Loading models…")
 	st := ui.study
@@ -342,7 +342,7 @@ func (ui *viewerUI) startRun() {
 		fyne.Do(func() {
 			ui.cancelRun = nil
 			cancel()
-			ui.cancelBtn.Disable()
+			ui.cancelButton.Disable()
 			ui.runButton.Enable()
 			if ui.study != st {
 				return // another scan was opened meanwhile

@@ -68,7 +68,7 @@ func TestSegmentRealNCCTNIfTIAndDICOMAgree(t *testing.T) {
 	}
 }
 
-// checkAffineWithNibabel asks nibabel whether mask carries the input's affine.
+// checkAffineWithNibabel checks with nibabel that mask carries the affine, sform and qform of input.
 func checkAffineWithNibabel(t *testing.T, input, mask string) {
 	t.Helper()
 	script := `

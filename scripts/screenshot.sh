@@ -2,11 +2,9 @@
 # Opens INPUT in the viewer under Xvfb, runs the three networks, and saves a screenshot
 # of the whole screen to OUT.png once the run has finished.
 #
-#   scripts/screenshot.sh INPUT OUT.png [SLICE_KEYS]
+#   scripts/screenshot.sh INPUT OUT.png
 #
-# SLICE_KEYS (optional) is a number of Up key presses sent after the run, to move the
-# view off the slice chosen automatically. Needs Xvfb, imagemagick and xdotool only for
-# SLICE_KEYS.
+# Needs Xvfb and imagemagick, and bin/protrude built by `make build`.
 set -euo pipefail
 input=$1
 out=$2
