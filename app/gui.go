@@ -90,16 +90,16 @@ type viewerUI struct {
 	study  *study
 	layers []*overlays.Layer
 
-	view        *viewer.SliceView
-	sliceSlider *widget.Slider
-	sliceLabel  *widget.Label
-	status      *widget.Label
-	stageLabel  *widget.Label
-	progress    *widget.ProgressBar
-	runButton   *widget.Button
-	cancelButton   *widget.Button
-	layerBox    *fyne.Container
-	windowSel   *widget.Select
+	view         *viewer.SliceView
+	sliceSlider  *widget.Slider
+	sliceLabel   *widget.Label
+	status       *widget.Label
+	stageLabel   *widget.Label
+	progress     *widget.ProgressBar
+	runButton    *widget.Button
+	cancelButton *widget.Button
+	layerBox     *fyne.Container
+	windowSel    *widget.Select
 
 	pipeline  *inference.Pipeline
 	cancelRun context.CancelFunc
