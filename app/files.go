@@ -25,6 +25,10 @@ func writePNGAtomic(path string, img image.Image) error {
 		tmp.Close()
 		return fmt.Errorf("write %s: encode PNG: %w", path, err)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)

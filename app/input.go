@@ -36,6 +36,9 @@ func loadStudy(path string) (*study, error) {
 		}
 		return &study{Path: path, CT: ct, Series: info, Warnings: info.Warnings}, nil
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open input %s: not a regular file or a folder (mode %v)", path, fi.Mode().Type())
+	}
 	lower := strings.ToLower(path)
 	if !strings.HasSuffix(lower, ".nii") && !strings.HasSuffix(lower, ".nii.gz") {
 		return nil, fmt.Errorf("open input %s: not a NIfTI file (.nii or .nii.gz) or a DICOM folder", path)

@@ -37,9 +37,16 @@ func runSegment(args []string) error {
 	if input == "" && fs.NArg() > 0 {
 		input = fs.Arg(0)
 	}
+	if fs.NArg() > 1 || (fs.NArg() == 1 && input != fs.Arg(0)) {
+		return fmt.Errorf("%w: segment takes one INPUT (%q), but got more arguments: %q", errUsage, input, fs.Args())
+	}
 	if input == "" || *outDir == "" {
 		fs.Usage()
 		return fmt.Errorf("%w: segment needs INPUT and -o OUTDIR", errUsage)
+	}
+	// Check the output folder before the minutes of loading and inference.
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
 	}
 
 	start := time.Now()
@@ -76,9 +83,6 @@ func runSegment(args []string) error {
 		fmt.Println("warning:", w)
 	}
 
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		return fmt.Errorf("create output folder: %w", err)
-	}
 	writeStart := time.Now()
 	outputs := []struct {
 		name string

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"protrude/volume"
@@ -148,6 +149,7 @@ func TestSegmentUsageErrors(t *testing.T) {
 	}{
 		{"no input", []string{"segment", "-o", t.TempDir()}},
 		{"no output folder", []string{"segment", realNCCTNIfTI}},
+		{"two inputs", []string{"segment", "a.nii", "b.nii", "-o", t.TempDir()}},
 		{"unknown device", []string{"segment", realNCCTNIfTI, "-o", t.TempDir(), "--device", "tpu"}},
 	}
 	for _, tc := range cases {
@@ -159,6 +161,17 @@ func TestSegmentUsageErrors(t *testing.T) {
 				t.Errorf("run(%q) returned no error", tc.args)
 			}
 		})
+	}
+}
+
+func TestSegmentRejectsFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "scan.nii")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Skipf("cannot make a FIFO here: %v", err)
+	}
+	err := run([]string{"segment", p, "-o", t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("segment on a FIFO: error = %v, want one saying it is not a regular file", err)
 	}
 }
 

@@ -104,6 +104,11 @@ type Result struct {
 	Warnings []string
 }
 
+// MaxGridVoxels bounds the voxel count of the grid the networks run on. The chain keeps
+// about six float32 volumes of that size, so the limit caps its memory near 10 GB; it
+// admits a 500 × 500 × 1600 mm field of view at 1 mm.
+const MaxGridVoxels = 400_000_000
+
 // WarningNoKidney is added to [Result.Warnings] when no voxel reaches the kidney
 // threshold, so the protuberance and fusion networks did not run.
 const WarningNoKidney = "the base net found no kidney"
@@ -221,6 +226,12 @@ func (p *Pipeline) Run(ctx context.Context, ct *volume.Volume, progress func(Pro
 	report(StageResample, 0, 1, 0)
 	start := time.Now()
 	result.Grid = volume.IsotropicGridLPS(ct.Grid, m.Preprocessing.SpacingMMIsotropic())
+	if n := float64(result.Grid.Size[0]) * float64(result.Grid.Size[1]) * float64(result.Grid.Size[2]); n > MaxGridVoxels {
+		return nil, fmt.Errorf("inference: the %g mm grid for this scan would have %d×%d×%d voxels (%.3g million), more than the limit of %d million: "+
+			"check the scan's spacing (%.4g×%.4g×%.4g mm) and size %v, or crop it to the abdomen",
+			m.Preprocessing.SpacingMMIsotropic(), result.Grid.Size[0], result.Grid.Size[1], result.Grid.Size[2], n/1e6,
+			MaxGridVoxels/1_000_000, ct.SpacingMM[0], ct.SpacingMM[1], ct.SpacingMM[2], ct.Size)
+	}
 	image := volume.ResampleLinear(ct, result.Grid, OutsideHU)
 	normalizeHUWindow(image.Voxels, m.Preprocessing.HUWindow[0], m.Preprocessing.HUWindow[1])
 	result.Durations.Resample = time.Since(start)

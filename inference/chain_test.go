@@ -632,6 +632,14 @@ func TestPipelineRejectsInvalidCT(t *testing.T) {
 		t.Errorf("Run with zero spacing: got %v, want a grid error", err)
 	}
 
+	for _, spacingMM := range []float64{1e4, 1e300} {
+		huge := volume.NewVolume(g)
+		huge.SpacingMM = volume.Vec3{spacingMM, spacingMM, spacingMM}
+		if _, err := p.Run(context.Background(), huge, nil); err == nil || !strings.Contains(err.Error(), "more than the limit") {
+			t.Errorf("Run with %g mm voxels: got %v, want the grid size limit error", spacingMM, err)
+		}
+	}
+
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

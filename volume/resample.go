@@ -53,10 +53,19 @@ func IsotropicGridLPS(g Grid, spacingMM float64) Grid {
 	}
 	for c := 0; c < 3; c++ {
 		extent := maxLPS[c] - minLPS[c]
-		out.Size[c] = int(math.Ceil(extent/spacingMM-sizeRoundingSlack)) + 1
+		n := math.Ceil(extent/spacingMM-sizeRoundingSlack) + 1
+		if !(n < MaxGridSide) { // also true for NaN
+			n = MaxGridSide
+		}
+		out.Size[c] = int(n)
 	}
 	return out
 }
+
+// MaxGridSide is the largest size along one axis that [IsotropicGridLPS] returns. A
+// larger extent, such as one from a corrupt spacing, saturates at this value, so the
+// size never overflows and callers can reject the grid by its voxel count.
+const MaxGridSide = 1 << 24
 
 // indexMap is the affine map from a destination voxel index to a continuous source
 // index: src = base + i*column[0] + j*column[1] + k*column[2].

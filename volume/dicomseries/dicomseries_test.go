@@ -130,6 +130,8 @@ func TestReadDirRejects(t *testing.T) {
 			ErrMalformed, "IM0001.dcm: ImagePositionPatient (0020,0032) is missing"},
 		{"missing CT intercept", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].omit = []tag.Tag{tag.RescaleIntercept} }),
 			ErrMalformed, "IM0002.dcm: RescaleIntercept (0028,1052) is missing"},
+		{"overflowing rescale slope", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].slope = 1e300 }),
+			ErrMalformed, "RescaleSlope (0028,1053) is 1e+300 and RescaleIntercept (0028,1052) is -1024, so rescaled values overflow 32-bit floats"},
 		{"missing pixel data", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].omit = []tag.Tag{tag.PixelData} }),
 			ErrMalformed, "PixelData (7fe0,0010) is missing"},
 		{"short pixel data", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].stored = s[0].stored[:8] }),

@@ -227,6 +227,12 @@ func (s *slice) readRescale(ds *dicom.Dataset) error {
 		return fmt.Errorf("%s is %g and %s is %g, want a finite non-zero slope and a finite intercept: %w",
 			elementName(tag.RescaleSlope), s.rescaleSlope, elementName(tag.RescaleIntercept), s.rescaleIntercept, ErrMalformed)
 	}
+	// Stored samples have at most 32 bits, so this bound keeps every rescaled value a
+	// finite float32.
+	if math.Abs(s.rescaleSlope)*(1<<32)+math.Abs(s.rescaleIntercept) > math.MaxFloat32 {
+		return fmt.Errorf("%s is %g and %s is %g, so rescaled values overflow 32-bit floats: %w",
+			elementName(tag.RescaleSlope), s.rescaleSlope, elementName(tag.RescaleIntercept), s.rescaleIntercept, ErrMalformed)
+	}
 	return nil
 }
 
