@@ -39,6 +39,7 @@ package dicomseries
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -120,6 +121,12 @@ func readDir(dir string) (*volume.Volume, *SeriesInfo, error) {
 	slices := make([]*slice, len(paths))
 	errs := make([]error, len(paths))
 	parallelFor(len(paths), func(n int) {
+		// Check the marker before reading the whole file, so large non-DICOM files in
+		// the folder cost one small read.
+		if ok, err := fileHasDICMPrefix(paths[n]); err != nil || !ok {
+			errs[n] = err
+			return
+		}
 		content, err := os.ReadFile(paths[n])
 		if err != nil {
 			errs[n] = err
@@ -262,4 +269,22 @@ func seriesInfo(series []*slice, skipped int) *SeriesInfo {
 		info.Warnings = append(info.Warnings, fmt.Sprintf("%d files in the folder were skipped because they have no \"DICM\" marker at byte 128", skipped))
 	}
 	return info
+}
+
+// fileHasDICMPrefix reads the first 132 bytes of path and reports whether they end
+// with the "DICM" marker.
+func fileHasDICMPrefix(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, preambleSize+4)
+	if _, err := io.ReadFull(f, head); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	return hasDICMPrefix(head), nil
 }
