@@ -46,6 +46,7 @@ func runViewer(args []string) error {
 	var mf modelFlags
 	mf.register(fs)
 	runNow := fs.Bool("run", false, "run the three networks as soon as the scan is open")
+	startSlice := fs.Int("slice", 0, "axial `slice` to show after opening and after a run (1 is the most inferior; 0 chooses one)")
 	input, rest := splitPositional(args)
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,6 +60,7 @@ func runViewer(args []string) error {
 
 	a := fyneapp.NewWithID("io.github.protrude")
 	ui := newViewerUI(a, mf)
+	ui.startSlice = *startSlice
 	ui.win.Show()
 
 	go func() {
@@ -103,6 +105,8 @@ type viewerUI struct {
 
 	pipeline  *inference.Pipeline
 	cancelRun context.CancelFunc
+	// startSlice is the 1-based slice from --slice, or 0.
+	startSlice int
 }
 
 func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
@@ -222,6 +226,7 @@ func (ui *viewerUI) typedKey(ev *fyne.KeyEvent) {
 
 func (ui *viewerUI) sliceChanged(s int) {
 	ui.sliceLabel.SetText(fmt.Sprintf("Slice %d / %d", s+1, ui.view.Slices()))
+	ui.status.SetText(fmt.Sprintf("Slice %d / %d", s+1, ui.view.Slices()))
 	if int(ui.sliceSlider.Value) != s {
 		ui.sliceSlider.SetValue(float64(s))
 	}
@@ -229,7 +234,9 @@ func (ui *viewerUI) sliceChanged(s int) {
 
 func (ui *viewerUI) hover(h viewer.HoverInfo) {
 	if !h.Inside {
-		ui.status.SetText(fmt.Sprintf("Slice %d / %d", ui.view.Slice()+1, ui.view.Slices()))
+		if ui.view.Slices() > 0 {
+			ui.status.SetText(fmt.Sprintf("Slice %d / %d", ui.view.Slice()+1, ui.view.Slices()))
+		}
 		return
 	}
 	ui.status.SetText(fmt.Sprintf("Slice %d / %d   voxel (%d, %d, %d)   LPS (%.1f, %.1f, %.1f) mm   %.0f HU",
@@ -314,6 +321,9 @@ func (ui *viewerUI) showStudy(st *study) {
 	// The slider range must be set before SetVolume reports the first slice to it.
 	ui.sliceSlider.Max = float64(max(viewer.NewAxialFrame(st.CT.Grid).Slices()-1, 1))
 	ui.view.SetVolume(st.CT, ui.layers)
+	if ui.startSlice > 0 {
+		ui.view.SetSlice(ui.startSlice - 1)
+	}
 	ui.win.SetTitle(fmt.Sprintf("Protrude — %s — %s", filepath.Base(st.Path), researchNotice))
 	ui.stageLabel.SetText(fmt.Sprintf("%d×%d×%d, %.2g×%.2g×%.2g mm", st.CT.Size[0], st.CT.Size[1], st.CT.Size[2],
 		st.CT.SpacingMM[0], st.CT.SpacingMM[1], st.CT.SpacingMM[2]))
@@ -390,7 +400,9 @@ func (ui *viewerUI) showResult(res *inference.Result) {
 	ui.view.SetLayers(ui.layers)
 	ui.stageLabel.SetText(fmt.Sprintf("Done on %s: kidney %.0f mL, protrusion %.1f mL, tumor %.1f mL",
 		res.Device.Used, maskVolumeML(res.Kidney), maskVolumeML(res.Protrusion), maskVolumeML(res.Tumor)))
-	if best := slicesWithLabels(ui.view.Frame(), res.Tumor, 1); len(best) > 0 {
+	if ui.startSlice > 0 {
+		ui.view.SetSlice(ui.startSlice - 1)
+	} else if best := slicesWithLabels(ui.view.Frame(), res.Tumor, 1); len(best) > 0 {
 		ui.view.SetSlice(best[0])
 	} else if k := slicesWithLabels(ui.view.Frame(), res.Kidney, 3); len(k) > 0 {
 		ui.view.SetSlice(k[len(k)/2])

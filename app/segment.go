@@ -137,7 +137,8 @@ func runSegment(args []string) error {
 // input, so that flags may come before or after it.
 func splitPositional(args []string) (string, []string) {
 	valueFlags := map[string]bool{"-o": true, "--o": true, "-models": true, "--models": true,
-		"-device": true, "--device": true, "-ort-lib": true, "--ort-lib": true}
+		"-device": true, "--device": true, "-ort-lib": true, "--ort-lib": true,
+		"-slice": true, "--slice": true}
 	var rest []string
 	input := ""
 	for i := 0; i < len(args); i++ {

@@ -2,7 +2,9 @@
 # Opens INPUT in the viewer under Xvfb, runs the three networks, and saves a screenshot
 # of the whole screen to OUT.png once the run has finished.
 #
-#   scripts/screenshot.sh INPUT OUT.png
+#   scripts/screenshot.sh INPUT OUT.png [SLICE]
+#
+# SLICE (optional, 1 = most inferior) is the axial slice shown after the run.
 #
 # Needs Xvfb and imagemagick, and bin/protrude built by `make build`.
 set -euo pipefail
@@ -17,7 +19,7 @@ trap 'kill "${app:-}" "$xvfb" 2>/dev/null || true; rm -f "$log"' EXIT
 export DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1
 sleep 1
 
-bin/protrude view "$input" --run 2>"$log" &
+bin/protrude view "$input" --run --slice "${3:-0}" 2>"$log" &
 app=$!
 for _ in $(seq 1 900); do
 	if grep -q "run finished" "$log"; then break; fi
