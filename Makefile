@@ -11,7 +11,7 @@ ORT_DIR := third_party/onnxruntime-$(ORT_VERSION)
 ORT_LIB := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so.1
 export PROTRUDE_ORT_LIB ?= $(ORT_LIB)
 
-APT_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth imagemagick npm \
+APT_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth imagemagick \
 	python3-torch python3-nibabel python3-numpy python3-scipy python3-pytest python3-onnx \
 	dcm2niix dicom3tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -28,9 +28,12 @@ build: gomod
 
 deps: apt ort gomod
 
-# Installs the apt packages that are missing, and nothing when all are present.
+# Installs the apt packages that are missing, and nothing when all are present. npm
+# is installed from apt only when no npm is on PATH, because Node.js often comes from
+# elsewhere and Debian's npm package conflicts with it.
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing missing packages:" $$missing; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
