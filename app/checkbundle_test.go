@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"protrude/inference"
+	"protrude/volume"
 )
 
 // copyBundle copies the known-answer chain bundle of the inference tests into a
@@ -73,5 +76,21 @@ func TestSplitPositionalTakesInputAnywhere(t *testing.T) {
 		if input != tc.wantInput || strings.Join(rest, " ") != strings.Join(tc.wantRest, " ") {
 			t.Errorf("splitPositional(%q) = %q, %q; want %q, %q", tc.args, input, rest, tc.wantInput, tc.wantRest)
 		}
+	}
+}
+
+func TestResultWarningsFlagsImplausibleKidney(t *testing.T) {
+	g := volume.Grid{Size: [3]int{200, 100, 100}, SpacingMM: volume.Vec3{1, 1, 1}, AxesLPS: volume.IdentityAxesLPS}
+	kidney := volume.NewMask(g)
+	res := &inference.Result{Kidney: kidney, Warnings: []string{inference.WarningNoKidney}}
+	if got := resultWarnings(res); len(got) != 1 {
+		t.Errorf("empty kidney mask: warnings = %q, want only the pipeline's own", got)
+	}
+	for i := range kidney.Labels {
+		kidney.Labels[i] = 1 // 2000 mL
+	}
+	got := resultWarnings(res)
+	if len(got) != 2 || !strings.Contains(got[1], "2000 mL") {
+		t.Errorf("2000 mL kidney mask: warnings = %q, want a second one naming 2000 mL", got)
 	}
 }

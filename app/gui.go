@@ -105,6 +105,11 @@ type viewerUI struct {
 
 	pipeline  *inference.Pipeline
 	cancelRun context.CancelFunc
+	// hoverPos is the last pointer position over the view, so the HU readout can be
+	// updated when the slice changes under a still pointer. hovering is false once it
+	// leaves.
+	hoverPos fyne.Position
+	hovering bool
 	// startSlice is the 1-based slice from --slice, or 0.
 	startSlice int
 }
@@ -117,6 +122,7 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.view = viewer.NewSliceView()
 	ui.view.OnSliceChanged = ui.sliceChanged
 	ui.view.OnHover = ui.hover
+	ui.view.OnPointer = func(p fyne.Position, inside bool) { ui.hoverPos, ui.hovering = p, inside }
 	ui.view.OnError = func(err error) { slog.Error("render slice", "err", err) }
 
 	ui.sliceSlider = widget.NewSlider(0, 1)
@@ -217,16 +223,28 @@ func (ui *viewerUI) rebuildLayerControls() {
 
 func (ui *viewerUI) typedKey(ev *fyne.KeyEvent) {
 	switch ev.Name {
-	case fyne.KeyUp, fyne.KeyPageUp:
+	case fyne.KeyUp:
 		ui.view.SetSlice(ui.view.Slice() + 1)
-	case fyne.KeyDown, fyne.KeyPageDown:
+	case fyne.KeyDown:
 		ui.view.SetSlice(ui.view.Slice() - 1)
+	case fyne.KeyPageUp:
+		ui.view.SetSlice(ui.view.Slice() + 10)
+	case fyne.KeyPageDown:
+		ui.view.SetSlice(ui.view.Slice() - 10)
+	case fyne.KeyHome:
+		ui.view.SetSlice(0)
+	case fyne.KeyEnd:
+		ui.view.SetSlice(ui.view.Slices() - 1)
 	}
 }
 
 func (ui *viewerUI) sliceChanged(s int) {
 	ui.sliceLabel.SetText(fmt.Sprintf("Slice %d / %d", s+1, ui.view.Slices()))
-	ui.status.SetText(fmt.Sprintf("Slice %d / %d", s+1, ui.view.Slices()))
+	if ui.hovering {
+		ui.hover(ui.view.HoverAt(ui.hoverPos))
+	} else {
+		ui.status.SetText(fmt.Sprintf("Slice %d / %d", s+1, ui.view.Slices()))
+	}
 	if int(ui.sliceSlider.Value) != s {
 		ui.sliceSlider.SetValue(float64(s))
 	}
@@ -407,8 +425,8 @@ func (ui *viewerUI) showResult(res *inference.Result) {
 	} else if k := slicesWithLabels(ui.view.Frame(), res.Kidney, 3); len(k) > 0 {
 		ui.view.SetSlice(k[len(k)/2])
 	}
-	if len(res.Warnings) > 0 {
-		dialog.ShowInformation("Check the result", strings.Join(res.Warnings, "\n"), ui.win)
+	if warnings := resultWarnings(res); len(warnings) > 0 {
+		dialog.ShowInformation("Check the result", strings.Join(warnings, "\n"), ui.win)
 	}
 }
 
@@ -430,7 +448,11 @@ func (ui *viewerUI) showAbout() {
 	if b, err := loadBundle(ui.mf.modelsDir); err == nil {
 		text += "\n\nModel bundle: " + b.Manifest.BundleID + "\n" + b.Manifest.Description
 	}
-	dialog.ShowCustom("About Protrude", "Close", container.NewVScroll(widget.NewLabel(text)), ui.win)
+	label := widget.NewLabel(text)
+	label.Wrapping = fyne.TextWrapWord
+	about := dialog.NewCustom("About Protrude", "Close", container.NewVScroll(label), ui.win)
+	about.Resize(fyne.NewSize(640, 420))
+	about.Show()
 }
 
 func (ui *viewerUI) shutdown() {

@@ -79,7 +79,7 @@ func runSegment(args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range res.Warnings {
+	for _, w := range resultWarnings(res) {
 		fmt.Println("warning:", w)
 	}
 
@@ -193,4 +193,19 @@ func slicesWithLabels(frame viewer.AxialFrame, m *volume.Mask, n int) []int {
 		picked[i] = with[i*(len(with)-1)/(n-1)]
 	}
 	return picked
+}
+
+// maxPlausibleKidneyML is the largest total kidney volume accepted without a warning.
+// Two adult kidneys measure about 250–400 mL together; large tumors add to that.
+const maxPlausibleKidneyML = 1000
+
+// resultWarnings returns the pipeline's warnings plus a warning when the kidney mask is
+// implausibly large, which means the base net marked other tissue as kidney.
+func resultWarnings(res *inference.Result) []string {
+	warnings := append([]string(nil), res.Warnings...)
+	if ml := maskVolumeML(res.Kidney); ml > maxPlausibleKidneyML {
+		warnings = append(warnings, fmt.Sprintf("the kidney mask is %.0f mL, more than the %d mL two kidneys with large tumors would plausibly measure: "+
+			"the base net has marked other tissue as kidney, so do not trust the protrusion and tumor layers", ml, maxPlausibleKidneyML))
+	}
+	return warnings
 }

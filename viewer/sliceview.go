@@ -42,6 +42,9 @@ type SliceView struct {
 	OnSliceChanged func(slice int)
 	// OnHover is called when the pointer moves over the view or leaves it.
 	OnHover func(HoverInfo)
+	// OnPointer is called with the pointer position whenever it moves over the view,
+	// and with inside false when it leaves.
+	OnPointer func(pos fyne.Position, inside bool)
 	// OnError is called when a slice cannot be rendered.
 	OnError func(error)
 
@@ -142,6 +145,9 @@ func (v *SliceView) MouseIn(ev *desktop.MouseEvent) { v.MouseMoved(ev) }
 
 // MouseMoved reports the voxel under the pointer through OnHover.
 func (v *SliceView) MouseMoved(ev *desktop.MouseEvent) {
+	if v.OnPointer != nil {
+		v.OnPointer(ev.Position, true)
+	}
 	if v.OnHover != nil {
 		v.OnHover(v.HoverAt(ev.Position))
 	}
@@ -149,6 +155,9 @@ func (v *SliceView) MouseMoved(ev *desktop.MouseEvent) {
 
 // MouseOut is part of desktop.Hoverable.
 func (v *SliceView) MouseOut() {
+	if v.OnPointer != nil {
+		v.OnPointer(fyne.Position{}, false)
+	}
 	if v.OnHover != nil {
 		v.OnHover(HoverInfo{})
 	}
