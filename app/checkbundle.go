@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -20,11 +19,8 @@ func runCheckBundle(args []string) error {
 	flags := flag.NewFlagSet("check-bundle", flag.ContinueOnError)
 	var mf modelFlags
 	mf.register(flags)
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	p, err := openPipeline(mf)
 	if err != nil {

@@ -48,11 +48,8 @@ func runViewer(args []string) error {
 	runNow := fs.Bool("run", false, "run the three networks as soon as the scan is open")
 	startSlice := fs.Int("slice", 0, "axial `slice` to show after opening and after a run (1 is the most inferior; 0 chooses one)")
 	input, rest := splitPositional(args)
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, rest); err != nil {
+		return err
 	}
 	if !hasDisplay() {
 		return errNoDisplay

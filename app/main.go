@@ -44,6 +44,18 @@ func main() {
 	}
 }
 
+// parseFlags parses args into fs and marks parse errors as usage errors, so that main
+// exits with status 2. A request for help is returned unchanged.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
 func run(args []string) error {
 	if len(args) == 0 {
 		return runViewer(nil)

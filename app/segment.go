@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -28,11 +27,8 @@ func runSegment(args []string) error {
 		fs.PrintDefaults()
 	}
 	input, rest := splitPositional(args)
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, rest); err != nil {
+		return err
 	}
 	if input == "" && fs.NArg() > 0 {
 		input = fs.Arg(0)

@@ -58,7 +58,7 @@ func DefaultLayers(kidney, protrusion, tumor *volume.Mask) []*Layer {
 	}
 }
 
-// SliceMap tells, for each pixel of a W×H slice image, which voxel it shows.
+// SliceMap maps each pixel of a W×H slice image to the voxel it shows.
 // Offsets[y*W+x] is the flat voxel offset, or -1 for a pixel outside the volume.
 type SliceMap struct {
 	W, H    int

@@ -49,7 +49,8 @@ type SliceView struct {
 	OnError func(error)
 
 	img *canvas.Image
-	// imageRect is where the slice image sits inside the widget, in widget coordinates.
+	// imagePos and imageSize are the slice image's position and size inside the
+	// widget, in widget coordinates.
 	imagePos  fyne.Position
 	imageSize fyne.Size
 }

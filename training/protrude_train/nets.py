@@ -38,9 +38,9 @@ class UNet3D(nn.Module):
     with a stride-2 convolution and levels 1 to 4 start with a 2x2x2 max-pool. Each level
     has two convolutions, and level l has ``min(base_channels * 2**l, channel_cap)``
     channels. The decoder has one step per level: a trilinear up-sample by 2, then one
-    convolution. Steps 4 to 1 concatenate the encoder's skip connection first; the last
-    step returns to full resolution, concatenates the input, and its convolution gives
-    the logits. No convolution runs on full-resolution features wider than the input,
+    convolution. Steps 4 to 1 concatenate the encoder's skip connection first. The last
+    step returns to full resolution and concatenates the input, and its convolution
+    gives the logits. No convolution runs on full-resolution features wider than the input,
     which keeps inference on a CPU affordable. D, H and W must be multiples of 32.
     """
 
