@@ -126,6 +126,8 @@ func TestReadDirRejects(t *testing.T) {
 			ErrUnsupported, "the folder contains 2 series (distinct SeriesInstanceUID (0020,000e) values) with 2, 1 files"},
 		{"JPEG 2000 transfer syntax", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].transferSyntax = "1.2.840.10008.1.2.4.90" }),
 			ErrUnsupported, "TransferSyntaxUID (0002,0010) is 1.2.840.10008.1.2.4.90 (JPEG 2000 Image Compression (Lossless Only)), a compressed transfer syntax"},
+		{"unknown transfer syntax", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].transferSyntax = "1.2.3" }),
+			ErrUnsupported, "TransferSyntaxUID (0002,0010) is 1.2.3, which is not a DICOM transfer syntax"},
 		{"missing position", modify([]float64{0, 1}, func(s []sliceSpec) { s[1].omit = []tag.Tag{tag.ImagePositionPatient} }),
 			ErrMalformed, "IM0001.dcm: ImagePositionPatient (0020,0032) is missing"},
 		{"missing CT intercept", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].omit = []tag.Tag{tag.RescaleIntercept} }),

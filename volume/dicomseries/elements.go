@@ -2,6 +2,7 @@ package dicomseries
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -166,4 +167,38 @@ func elementInt(ds *dicom.Dataset, t tag.Tag) (int, error) {
 	default:
 		return 0, fmt.Errorf("%s has value type %v, want an integer: %w", elementName(t), e.Value.ValueType(), ErrMalformed)
 	}
+}
+
+// metaTransferSyntax finds TransferSyntaxUID (0002,0010) in the file meta group of a
+// Part 10 file without the full parser, which panics on transfer syntaxes it does not
+// know. The meta group is always explicit VR little endian. ok is false when the
+// element is not found.
+func metaTransferSyntax(content []byte) (syntax string, ok bool) {
+	at := preambleSize + 4
+	for at+8 <= len(content) {
+		group := binary.LittleEndian.Uint16(content[at:])
+		element := binary.LittleEndian.Uint16(content[at+2:])
+		if group != 0x0002 {
+			return "", false
+		}
+		vr := string(content[at+4 : at+6])
+		var length, header int
+		switch vr {
+		case "OB", "OW", "OF", "SQ", "UT", "UN":
+			if at+12 > len(content) {
+				return "", false
+			}
+			length, header = int(binary.LittleEndian.Uint32(content[at+8:])), 12
+		default:
+			length, header = int(binary.LittleEndian.Uint16(content[at+6:])), 8
+		}
+		if length < 0 || at+header+length > len(content) {
+			return "", false
+		}
+		if element == 0x0010 {
+			return strings.TrimRight(string(content[at+header:at+header+length]), " \x00"), true
+		}
+		at += header + length
+	}
+	return "", false
 }

@@ -67,6 +67,12 @@ func parseSlice(name string, content []byte) (*slice, error) {
 	if err := checkElementLengths(content); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	if syntax, ok := metaTransferSyntax(content); ok {
+		if _, err := uid.Lookup(syntax); err != nil {
+			return nil, fmt.Errorf("%s: %s is %s, which is not a DICOM transfer syntax, so the pixel data cannot be decoded: %w",
+				name, elementName(tag.TransferSyntaxUID), syntax, ErrUnsupported)
+		}
+	}
 	ds, err := parseDataset(content, dicom.SkipProcessingPixelDataValue())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
