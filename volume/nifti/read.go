@@ -232,6 +232,12 @@ func readUpTo(r io.Reader, n int64) ([]byte, error) {
 		if err == io.EOF {
 			break
 		}
+		// Bytes after a complete volume are ignored, as nibabel does. Junk after the
+		// gzip member that holds the data makes the gzip reader fail only there, after
+		// it has checked the member's CRC.
+		if int64(len(buf)) >= n {
+			break
+		}
 		if err != nil {
 			return buf, fmt.Errorf("read after %d bytes: %w", len(buf), err)
 		}

@@ -304,3 +304,35 @@ func TestGridPixdimOnly(t *testing.T) {
 		t.Errorf("grid = %+v, want %+v (negative pixdim folded into the L axis)", g, want)
 	}
 }
+
+func TestReadIgnoresJunkAfterGzipMember(t *testing.T) {
+	g := volume.Grid{Size: [3]int{4, 3, 2}, SpacingMM: volume.Vec3{1, 1, 1}, AxesLPS: volume.IdentityAxesLPS}
+	v := volume.NewVolume(g)
+	for i := range v.Voxels {
+		v.Voxels[i] = float32(i - 10)
+	}
+	path := filepath.Join(t.TempDir(), "junk.nii.gz")
+	if err := WriteVolume(path, v, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("trailing bytes that are not gzip")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	got, _, err := Read(path)
+	if err != nil {
+		t.Fatalf("Read with junk after the gzip member: %v", err)
+	}
+	for i, want := range v.Voxels {
+		if got.Voxels[i] != want {
+			t.Fatalf("voxel %d = %g, want %g", i, got.Voxels[i], want)
+		}
+	}
+}
