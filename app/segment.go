@@ -40,10 +40,6 @@ func runSegment(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: segment needs INPUT and -o OUTDIR", errUsage)
 	}
-	// Check the output folder before the minutes of loading and inference.
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		return fmt.Errorf("create output folder: %w", err)
-	}
 
 	start := time.Now()
 	st, err := loadStudy(input)
@@ -51,6 +47,12 @@ func runSegment(args []string) error {
 		return err
 	}
 	loadTime := time.Since(start)
+
+	// Create the output folder once the input has loaded, but before the minutes of
+	// inference, so that a bad -o fails fast and a bad input leaves no folder behind.
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
 	fmt.Printf("input: %d×%d×%d voxels, spacing %.3g×%.3g×%.3g mm\n",
 		st.CT.Size[0], st.CT.Size[1], st.CT.Size[2], st.CT.SpacingMM[0], st.CT.SpacingMM[1], st.CT.SpacingMM[2])
 	for _, w := range st.Warnings {
