@@ -1,6 +1,6 @@
 """Write a phantom as a NIfTI demo case with its truth labels.
 
-The phantom is built from a KiTS19 validation case (one that training never sees),
+The phantom is built from a KiTS19 validation case (one that is never used for training),
 with its first tumor isodense, rendered with fixed noise and resampled from 1 mm to a
 coarser grid so the file stays small. Both files store the array as [x, y, z] with
 axes along LPS, so the NIfTI (RAS) affine is diag(-sx, -sy, sz) plus the origin.

@@ -26,8 +26,8 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_KITS_DIR = REPO_ROOT.parent / "shared" / "data" / "kits19"
 DEFAULT_CACHE_DIR = REPO_ROOT / "training" / "runs" / "cache"
 
-# Voxels of margin kept around the labels before resampling, so that interpolation at
-# the crop border sees background.
+# Margin in voxels around the labels that the crop keeps before resampling, so that
+# interpolation at the crop border reads background.
 _CROP_MARGIN_VOXELS = 4
 
 # A connected kidney component smaller than this (at 1 mm, so mL * 1000) is treated as

@@ -43,7 +43,7 @@ def accept_sample(kidney: np.ndarray, tumor: np.ndarray, max_overlap: float = MA
 
 @dataclasses.dataclass
 class ProtrusionSample:
-    """One PDN training patch, each array of shape [P, P, P]."""
+    """PDN training patch: soft input, target and union mask, each of shape [P, P, P]."""
 
     soft_input: np.ndarray  # float32 in [0, 1], imitation kidney probability
     target: np.ndarray  # bool, protruded part of the tumor
