@@ -1,4 +1,4 @@
-"""Training data: KiTS19 case split, phantom pools and batch samplers."""
+"""Training data: the fixed KiTS case split, phantom pools and batch samplers."""
 
 from __future__ import annotations
 
@@ -14,20 +14,33 @@ from .config import TrainConfig
 VALIDATION_SEED_OFFSET = 1_000_000
 
 
-def case_split(config: TrainConfig) -> tuple[list[str], list[str]]:
-    """Return (training, validation) KiTS19 case ids for this configuration."""
-    ids = kits.case_ids_in(pathlib.Path(config.kits_dir))
-    if not ids:
-        raise FileNotFoundError(f"no case_XXXXX.nii.gz masks in {config.kits_dir}; set --kits-dir")
+def split_ids(config: TrainConfig, part: str, dataset: str = "kits19") -> list[str]:
+    """Return the case ids of one part ("train", "validation" or "test") of training/splits.json.
+
+    Only cases whose masks exist are returned. With config.max_cases, the parts are cut
+    to that many cases in total, shared as validation_fraction says (for quick tests).
+    """
+    folder = pathlib.Path(config.kits_dir if dataset == "kits19" else config.kits23_dir)
+    if dataset == "kits23" and not config.use_kits23:
+        return []
+    present = set(kits.case_ids_in(folder))
+    if not present:
+        raise FileNotFoundError(f"no case_XXXXX.nii.gz masks in {folder}; set --kits-dir / --kits23-dir")
+    ids = [c for c in kits.load_splits(pathlib.Path(config.splits_file))[dataset][part] if c in present]
     if config.max_cases:
-        ids = ids[: config.max_cases]
-    # The split depends only on the case list, not the run seed, so runs with
-    # different seeds validate on the same cases.
-    return kits.split_case_ids(ids, config.validation_fraction, seed=0)
+        share = config.validation_fraction if part != "train" else 1.0 - config.validation_fraction
+        ids = ids[: max(1, int(round(config.max_cases * share)))]
+    return ids
 
 
-def load_library(config: TrainConfig, case_ids: list[str]) -> kits.ShapeLibrary:
-    return kits.load_shape_library(case_ids, pathlib.Path(config.kits_dir), pathlib.Path(config.cache_dir))
+def case_split(config: TrainConfig) -> tuple[list[str], list[str]]:
+    """Return (training, validation) KiTS19 case ids from the fixed split."""
+    return split_ids(config, "train"), split_ids(config, "validation")
+
+
+def load_library(config: TrainConfig, case_ids: list[str], kits23_ids: list[str] = ()) -> kits.ShapeLibrary:
+    return kits.load_shape_library(case_ids, pathlib.Path(config.kits_dir), pathlib.Path(config.cache_dir),
+                                   list(kits23_ids), pathlib.Path(config.kits23_dir))
 
 
 def phantom_pool(config: TrainConfig, library: kits.ShapeLibrary, seeds: list[int],

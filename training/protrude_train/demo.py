@@ -61,7 +61,7 @@ def write_demo(seed: int, out_dir: pathlib.Path, spacing_zyx_mm=(2.0, 1.5, 1.5),
     """Generate, render and write the demo CT and truth; return a summary dict."""
     config = config_module.preset("skeleton")
     _, validation_ids = data.case_split(config)
-    library = data.load_library(config, validation_ids)
+    library = data.load_library(config, validation_ids, data.split_ids(config, "validation", "kits23"))
     phantom = phantoms.generate_phantom(seed, library, phantoms.PhantomOptions(first_tumor_kind="isodense"))
 
     # Fixed, moderate image quality rather than the training randomization extremes.

@@ -74,7 +74,7 @@ def choose_thresholds(sweep: dict) -> dict[str, float]:
 
 def validation_phantoms(config: TrainConfig, log=print) -> list[phantoms.Phantom]:
     _, validation_ids = data.case_split(config)
-    library = data.load_library(config, validation_ids)
+    library = data.load_library(config, validation_ids, data.split_ids(config, "validation", "kits23"))
     seeds = [data.VALIDATION_SEED_OFFSET + config.seed * 100 + i for i in range(config.validation_phantoms)]
     options = phantoms.PhantomOptions(shape_zyx=config.phantom_shape_zyx)
     pool = []
@@ -99,8 +99,7 @@ def validate_on_phantoms(networks, config: TrainConfig, out: pathlib.Path | None
         probabilities = run_pipeline(networks, phantoms.normalize_hu(hu), config.validation_patch_size)
         tissues = phantom.tissues[box]
         cases.append({"seed": phantom.seed, "probabilities": probabilities,
-                      "kidney": (tissues == phantoms.Tissue.KIDNEY_RIGHT) | (tissues == phantoms.Tissue.KIDNEY_LEFT)
-                      | (tissues >= phantoms.Tissue.TUMOR_FIRST),
+                      "kidney": phantoms.kidney_region(tissues),
                       "tumor": tissues >= phantoms.Tissue.TUMOR_FIRST, "tissues": tissues,
                       "tumors": phantom.tumors})
         log(f"validated phantom seed={phantom.seed} in {time.time() - started:.0f}s")

@@ -1,8 +1,9 @@
-"""KiTS19 kidney and tumor masks, reoriented to LPS [z, y, x] and resampled to 1 mm.
+"""KiTS kidney, tumor and cyst masks, reoriented to LPS [z, y, x] and resampled to 1 mm.
 
 KiTS19 segmentations (labels 0 background, 1 kidney, 2 tumor) come at 0.44-1.04 mm in
-plane and 0.5-5 mm between slices. Each case is cropped to its labels, resampled to
-1 mm isotropic and cached as .npz, so later runs load only the small crops.
+plane and 0.5-5 mm between slices. KiTS23 adds label 3, cyst. Each case is cropped to
+its labels, resampled to 1 mm isotropic and cached as .npz, so later runs load only the
+small crops.
 
 KiTS19 data are licensed CC BY-NC-SA 4.0. Cite Heller et al., "The state of the art in
 kidney and kidney tumor segmentation in contrast-enhanced CT imaging: Results of the
@@ -21,9 +22,12 @@ from scipy import ndimage
 
 KIDNEY = 1
 TUMOR = 2
+CYST = 3  # KiTS23 only
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_KITS_DIR = REPO_ROOT.parent / "shared" / "data" / "kits19"
+DEFAULT_KITS23_DIR = REPO_ROOT.parent / "shared" / "data" / "kits23"
+SPLITS_FILE = REPO_ROOT / "training" / "splits.json"
 DEFAULT_CACHE_DIR = REPO_ROOT / "training" / "runs" / "cache"
 
 # Margin in voxels around the labels that the crop keeps before resampling, so that
@@ -34,6 +38,7 @@ _CROP_MARGIN_VOXELS = 4
 # a fragment, not a kidney.
 MIN_KIDNEY_VOXELS = 20_000
 MIN_TUMOR_VOXELS = 300
+MIN_CYST_VOXELS = 100
 
 
 @dataclasses.dataclass
@@ -41,7 +46,7 @@ class KitsCase:
     """One KiTS19 case cropped to its labels at 1 mm, indexed [z, y, x] in LPS."""
 
     case_id: str
-    labels: np.ndarray  # uint8: 0 background, 1 kidney, 2 tumor
+    labels: np.ndarray  # uint8: 0 background, 1 kidney, 2 tumor, 3 cyst (KiTS23)
     source_spacing_mm: tuple[float, float, float]  # (z, y, x) before resampling
 
 
@@ -58,6 +63,10 @@ class KidneySide:
     def has_tumor(self) -> bool:
         return bool((self.labels == TUMOR).any())
 
+    @property
+    def has_cyst(self) -> bool:
+        return bool((self.labels == CYST).any())
+
 
 def case_ids_in(kits_dir: pathlib.Path) -> list[str]:
     """Return the sorted case ids ("case_00000", ...) of the masks in kits_dir."""
@@ -65,7 +74,7 @@ def case_ids_in(kits_dir: pathlib.Path) -> list[str]:
     return [i for i in ids if re.fullmatch(r"case_\d{5}", i)]
 
 
-def read_labels_lps(path: pathlib.Path) -> tuple[np.ndarray, tuple[float, float, float]]:
+def read_labels_lps(path: pathlib.Path, max_label: int = TUMOR) -> tuple[np.ndarray, tuple[float, float, float]]:
     """Read a label NIfTI and return (labels[z, y, x] in LPS directions, spacing (z, y, x) mm).
 
     The image is first reoriented to the closest RAS axes, so an oblique affine is
@@ -75,8 +84,9 @@ def read_labels_lps(path: pathlib.Path) -> tuple[np.ndarray, tuple[float, float,
     data = np.asanyarray(image.dataobj)
     if data.ndim != 3:
         raise ValueError(f"{path}: expected a 3D label volume, got shape {data.shape}")
-    if data.max() > TUMOR:
-        raise ValueError(f"{path}: label {int(data.max())} is outside 0..2 (background, kidney, tumor)")
+    if data.max() > max_label:
+        raise ValueError(f"{path}: label {int(data.max())} is outside 0..{max_label} "
+                         f"(background, kidney, tumor{', cyst' if max_label >= CYST else ''})")
     labels = np.ascontiguousarray(data[::-1, ::-1, :].transpose(2, 1, 0).astype(np.uint8))
     zooms = image.header.get_zooms()[:3]
     return labels, (float(zooms[2]), float(zooms[1]), float(zooms[0]))
@@ -97,33 +107,43 @@ def bounding_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, ...]:
 def resample_labels_to_1mm(labels: np.ndarray, spacing_mm: tuple[float, float, float]) -> np.ndarray:
     """Resample a label volume to 1 mm isotropic.
 
-    Each nested region (kidney or tumor, then tumor) is interpolated linearly as a
-    0/1 volume and thresholded at 0.5. Compared with nearest-neighbour interpolation,
-    this keeps 5 mm slices from turning into 5 mm steps on the kidney surface.
+    The whole organ (any label) and then each mass label (tumor, cyst) is interpolated
+    linearly as a 0/1 volume and thresholded at 0.5. Compared with nearest-neighbour
+    interpolation, this keeps 5 mm slices from turning into 5 mm steps on the kidney
+    surface.
     """
     factors = np.asarray(spacing_mm, dtype=np.float64)
     out_shape = tuple(max(1, int(round(n * f))) for n, f in zip(labels.shape, factors))
     zoom = [o / n for o, n in zip(out_shape, labels.shape)]
     out = np.zeros(out_shape, np.uint8)
-    for label in (KIDNEY, TUMOR):
-        region = (labels >= label).astype(np.float32)
+    for label in (KIDNEY, TUMOR, CYST):
+        region = (labels >= 1) if label == KIDNEY else (labels == label)
+        if label != KIDNEY and not region.any():
+            continue
+        region = region.astype(np.float32)
         resampled = ndimage.zoom(region, zoom, order=1, mode="grid-constant", cval=0.0, grid_mode=True)
         out[resampled >= 0.5] = label
     return out
 
 
 def load_case(case_id: str, kits_dir: pathlib.Path = DEFAULT_KITS_DIR,
-              cache_dir: pathlib.Path = DEFAULT_CACHE_DIR) -> KitsCase:
-    """Load one case at 1 mm, from the cache when present, else from kits_dir."""
-    cache_file = pathlib.Path(cache_dir) / "kits19_1mm" / f"{case_id}.npz"
+              cache_dir: pathlib.Path = DEFAULT_CACHE_DIR, dataset: str = "kits19") -> KitsCase:
+    """Load one case at 1 mm, from the cache when present, else from kits_dir.
+
+    dataset is "kits19" (labels 0-2) or "kits23" (labels 0-3, with cysts).
+    """
+    if dataset not in ("kits19", "kits23"):
+        raise ValueError(f"unknown dataset {dataset!r}; use kits19 or kits23")
+    cache_file = pathlib.Path(cache_dir) / f"{dataset}_1mm" / f"{case_id}.npz"
     if cache_file.exists():
         with np.load(cache_file) as cached:
             return KitsCase(case_id, cached["labels"], tuple(float(s) for s in cached["spacing_mm"]))
 
     path = pathlib.Path(kits_dir) / f"{case_id}.nii.gz"
     if not path.exists():
-        raise FileNotFoundError(f"KiTS19 mask {path} not found; pass --kits-dir pointing at the kits19 folder")
-    labels, spacing = read_labels_lps(path)
+        raise FileNotFoundError(f"{dataset} mask {path} not found; pass --kits-dir/--kits23-dir pointing at "
+                                f"the {dataset} folder")
+    labels, spacing = read_labels_lps(path, CYST if dataset == "kits23" else TUMOR)
     labels = labels[bounding_box(labels > 0, _CROP_MARGIN_VOXELS)]
     labels = resample_labels_to_1mm(labels, spacing)
     labels = labels[bounding_box(labels > 0, _CROP_MARGIN_VOXELS)]
@@ -160,9 +180,9 @@ def split_kidney_sides(case: KitsCase) -> list[KidneySide]:
     return sides
 
 
-def tumor_components(labels: np.ndarray, min_voxels: int = MIN_TUMOR_VOXELS) -> list[np.ndarray]:
-    """Return each connected tumor region of at least min_voxels, cropped to its box, as bool."""
-    components, count = ndimage.label(labels == TUMOR)
+def tumor_components(labels: np.ndarray, min_voxels: int = MIN_TUMOR_VOXELS, label: int = TUMOR) -> list[np.ndarray]:
+    """Return each connected region of label (tumor by default) of at least min_voxels, cropped to its box."""
+    components, count = ndimage.label(labels == label)
     tumors = []
     for k in range(1, count + 1):
         mask = components == k
@@ -174,32 +194,59 @@ def tumor_components(labels: np.ndarray, min_voxels: int = MIN_TUMOR_VOXELS) -> 
 
 @dataclasses.dataclass
 class ShapeLibrary:
-    """Kidney and tumor shapes gathered from a set of KiTS19 cases."""
+    """Kidney, tumor and cyst shapes gathered from a set of KiTS19 and KiTS23 cases."""
 
     cases: list[KitsCase]
-    two_kidney_cases: list[KitsCase]  # cases whose kidneys are separate components
-    kidneys_without_tumor: list[KidneySide]
-    kidneys_with_tumor: list[KidneySide]
+    two_kidney_cases: list[KitsCase]  # KiTS19 cases whose kidneys are separate components
+    kidneys_without_tumor: list[KidneySide]  # sides with neither tumor nor cyst
+    kidneys_with_tumor: list[KidneySide]  # sides with a tumor or a cyst
     tumors: list[np.ndarray]
     tumor_case_ids: list[str]
+    cysts: list[np.ndarray] = dataclasses.field(default_factory=list)  # KiTS23 cyst components
+    cyst_case_ids: list[str] = dataclasses.field(default_factory=list)
 
 
 def load_shape_library(case_ids: list[str], kits_dir: pathlib.Path = DEFAULT_KITS_DIR,
-                       cache_dir: pathlib.Path = DEFAULT_CACHE_DIR) -> ShapeLibrary:
-    """Load the given cases and sort their kidneys and tumors into a ShapeLibrary."""
+                       cache_dir: pathlib.Path = DEFAULT_CACHE_DIR, kits23_ids: list[str] = (),
+                       kits23_dir: pathlib.Path = DEFAULT_KITS23_DIR) -> ShapeLibrary:
+    """Load the given cases and sort their kidneys, tumors and cysts into a ShapeLibrary.
+
+    KiTS23 cases add tumor-free kidneys, tumors and cysts, but are not used as the
+    kidney pair of a phantom.
+    """
     library = ShapeLibrary([], [], [], [], [], [])
-    for case_id in case_ids:
-        case = load_case(case_id, kits_dir, cache_dir)
-        library.cases.append(case)
-        sides = split_kidney_sides(case)
-        if len(sides) == 2 and {s.side for s in sides} == {"right", "left"}:
-            library.two_kidney_cases.append(case)
-        for side in sides:
-            (library.kidneys_with_tumor if side.has_tumor else library.kidneys_without_tumor).append(side)
-        for tumor in tumor_components(case.labels):
-            library.tumors.append(tumor)
-            library.tumor_case_ids.append(case_id)
+    for dataset, ids, folder in (("kits19", case_ids, kits_dir), ("kits23", kits23_ids, kits23_dir)):
+        for case_id in ids:
+            case = load_case(case_id, folder, cache_dir, dataset)
+            library.cases.append(case)
+            sides = split_kidney_sides(case)
+            if dataset == "kits19" and len(sides) == 2 and {s.side for s in sides} == {"right", "left"}:
+                library.two_kidney_cases.append(case)
+            for side in sides:
+                clean = not side.has_tumor and not side.has_cyst
+                (library.kidneys_without_tumor if clean else library.kidneys_with_tumor).append(side)
+            for tumor in tumor_components(case.labels):
+                library.tumors.append(tumor)
+                library.tumor_case_ids.append(case_id)
+            for cyst in tumor_components(case.labels, label=CYST, min_voxels=MIN_CYST_VOXELS):
+                library.cysts.append(cyst)
+                library.cyst_case_ids.append(case_id)
     return library
+
+
+def load_splits(path: pathlib.Path = SPLITS_FILE) -> dict:
+    """Read the fixed case split: {"kits19": {"train": [...], "validation": [...], "test": [...]}, "kits23": ...}."""
+    import json
+
+    splits = json.loads(pathlib.Path(path).read_text())
+    for dataset in ("kits19", "kits23"):
+        parts = splits.get(dataset)
+        if not isinstance(parts, dict) or set(parts) != {"train", "validation", "test"}:
+            raise ValueError(f"{path}: {dataset} needs exactly the lists train, validation and test")
+        seen = [c for part in parts.values() for c in part]
+        if len(seen) != len(set(seen)):
+            raise ValueError(f"{path}: a {dataset} case is listed in two parts")
+    return splits
 
 
 def split_case_ids(case_ids: list[str], validation_fraction: float, seed: int) -> tuple[list[str], list[str]]:

@@ -52,6 +52,7 @@ class Tissue(enum.IntEnum):
     TABLE = 21
     KIDNEY_RIGHT = 22
     KIDNEY_LEFT = 23
+    CYST = 24  # simple renal cyst, a distractor that is part of the kidney label, not tumor
     TUMOR_FIRST = 32  # tumor number n has code TUMOR_FIRST + n
 
 
@@ -86,6 +87,7 @@ TISSUE_HU_RANGES = {
     Tissue.BILE: (-5.0, 25.0),
     Tissue.CSF: (0.0, 20.0),
     Tissue.TABLE: (50.0, 300.0),
+    Tissue.CYST: (0.0, 20.0),
 }
 
 # Standard deviation (HU) of the smooth texture added to each tissue.
@@ -124,6 +126,8 @@ def _allowed_except(*tissues) -> np.ndarray:
 
 
 _FAT_ONLY = _allowed(Tissue.VISCERAL_FAT)
+# A cyst may replace kidney and the fat around it, never a tumor, bone or bowel.
+_CYST_ALLOWED = _allowed(Tissue.KIDNEY_RIGHT, Tissue.KIDNEY_LEFT, Tissue.PERIRENAL_FAT, Tissue.VISCERAL_FAT)
 _NOT_BONE_OR_WALL = _allowed_except(*_BONE, *_BODY_WALL)
 
 
@@ -140,6 +144,27 @@ class TumorInfo:
     protruded_fraction: float  # fraction of the tumor outside the closed kidney outline
 
 
+# Exophytic tumors have at least this share of their volume outside the kidney they
+# were inserted into, endophytic ones at most the second.
+EXOPHYTIC_MIN_OUTSIDE = 0.5
+ENDOPHYTIC_MAX_OUTSIDE = 0.1
+
+
+def placement(protruded_fraction: float) -> str:
+    """Name a tumor's placement from the share of it outside its kidney."""
+    if protruded_fraction >= EXOPHYTIC_MIN_OUTSIDE:
+        return "exophytic"
+    if protruded_fraction <= ENDOPHYTIC_MAX_OUTSIDE:
+        return "endophytic"
+    return "mixed"
+
+
+def kidney_region(tissues: np.ndarray) -> np.ndarray:
+    """Kidney label of a tissue map: parenchyma, cysts and tumors."""
+    return ((tissues == Tissue.KIDNEY_RIGHT) | (tissues == Tissue.KIDNEY_LEFT) | (tissues == Tissue.CYST)
+            | (tissues >= Tissue.TUMOR_FIRST))
+
+
 @dataclasses.dataclass
 class Phantom:
     """A tissue map with its kidney and tumor densities; see render_hu for images."""
@@ -152,9 +177,8 @@ class Phantom:
 
     @property
     def kidney_mask(self) -> np.ndarray:
-        """Kidney including tumor."""
-        t = self.tissues
-        return (t == Tissue.KIDNEY_RIGHT) | (t == Tissue.KIDNEY_LEFT) | (t >= Tissue.TUMOR_FIRST)
+        """Kidney including tumors and cysts."""
+        return kidney_region(self.tissues)
 
     @property
     def tumor_mask(self) -> np.ndarray:
@@ -303,6 +327,10 @@ class PhantomOptions:
     first_tumor_kind: str | None = None
     # Probability that a tumor is isodense; the rest split evenly between hypo and hyper.
     isodense_probability: float = 0.5
+    # Probability that an inserted tumor is exophytic; the rest are endophytic.
+    exophytic_probability: float = 0.6
+    # Probability that a kidney gets one or two cysts from the KiTS23 shapes.
+    cyst_probability: float = 0.35
     shape_zyx: tuple[int, int, int] | None = None  # default: drawn to fit the body
 
 
@@ -701,13 +729,23 @@ def _paint_kidneys_and_tumors(tissues, rng, case_labels, pair_corner, sides, lib
 
         # An inserted tumor from another case, on a kidney without a KiTS tumor.
         if count == 0 and library.tumors and rng.uniform() < options.insert_probability and len(tumors) < MAX_TUMORS:
-            inserted = _insert_tumor_shape(parenchyma, library, case_id, rng)
+            inserted = _insert_tumor_shape(parenchyma, library, case_id, rng, options.exophytic_probability)
             if inserted is not None:
                 tumor_mask, tumor_corner = inserted
                 full_corner = tuple(c + t for c, t in zip(corner, tumor_corner))
                 local_parenchyma = shapes.crop_with_padding(parenchyma, tumor_corner, tumor_mask.shape, False)
                 tumors.append(_add_tumor(tissues, tumor_mask, full_corner, name, "inserted", local_parenchyma, rng,
                                          options, len(tumors)))
+
+        # Cysts: water-density distractors that bulge like a tumor but are not one.
+        if library.cysts and rng.uniform() < options.cyst_probability:
+            for _ in range(int(rng.integers(1, 3))):
+                inserted = _insert_tumor_shape(parenchyma, library, case_id, rng, 0.5, library.cysts,
+                                               library.cyst_case_ids, (0.005, 0.08))
+                if inserted is not None:
+                    cyst_mask, cyst_corner = inserted
+                    full_corner = tuple(c + t for c, t in zip(corner, cyst_corner))
+                    shapes.paste_mask(tissues, cyst_mask, full_corner, Tissue.CYST, _CYST_ALLOWED)
     return kidney_hu, tumors
 
 
@@ -720,19 +758,24 @@ def _add_tumor(tissues, tumor, corner, side, source, parenchyma, rng, options, n
     return TumorInfo(code, kind, float(delta), side, source, float(tumor.sum()) / 1000.0, fraction)
 
 
-def _insert_tumor_shape(parenchyma, library: kits.ShapeLibrary, case_id, rng):
-    """Return (tumor mask, corner in the kidney crop) for a tumor from another case, or None.
+def _insert_tumor_shape(parenchyma, library: kits.ShapeLibrary, case_id, rng, exophytic_probability=0.6,
+                        shapes_list=None, shape_case_ids=None, volume_range=(0.03, 0.3), tries=12):
+    """Return (mask, corner in the kidney crop) for a tumor (or cyst) from another case, or None.
 
-    The tumor is turned and scaled, then centred either on the kidney surface
-    (exophytic) or inside the kidney (endophytic).
+    The shape is turned and scaled, then placed either exophytic (at least
+    EXOPHYTIC_MIN_OUTSIDE of it outside the kidney) or endophytic (at most
+    ENDOPHYTIC_MAX_OUTSIDE outside). Placements that miss the rule are redrawn up to
+    tries times; None when none fits.
     """
-    choices = [i for i, c in enumerate(library.tumor_case_ids) if c != case_id]
+    shapes_list = library.tumors if shapes_list is None else shapes_list
+    shape_case_ids = library.tumor_case_ids if shape_case_ids is None else shape_case_ids
+    choices = [i for i, c in enumerate(shape_case_ids) if c != case_id]
     if not choices:
         return None
-    tumor = library.tumors[int(rng.choice(choices))]
+    tumor = shapes_list[int(rng.choice(choices))]
     kidney_volume = parenchyma.sum()
-    # Keep inserted tumors well below the kidney volume.
-    target_volume = rng.uniform(0.03, 0.3) * kidney_volume
+    # Keep inserted shapes well below the kidney volume.
+    target_volume = rng.uniform(*volume_range) * kidney_volume
     scale = float(np.clip((target_volume / max(1, tumor.sum())) ** (1 / 3), 0.3, 1.2))
     moved = shapes.transform_mask(tumor, shapes.random_rotation_scale(rng, 180.0, (scale, scale), 0.1))
     if moved.sum() < kits.MIN_TUMOR_VOXELS:
@@ -740,17 +783,23 @@ def _insert_tumor_shape(parenchyma, library: kits.ShapeLibrary, case_id, rng):
     moved, _ = shapes.trim_to_mask(moved, 1)
     radius = (3 * moved.sum() / (4 * np.pi)) ** (1 / 3)
 
-    exophytic = rng.uniform() < 0.6
+    exophytic = rng.uniform() < exophytic_probability
     if exophytic:
-        candidates = np.argwhere(parenchyma & ~erode(parenchyma, 1.5))
+        # Centres just outside the surface, so that at least half the tumor protrudes.
+        candidates = np.argwhere(dilate(parenchyma, 0.3 * radius) & ~parenchyma)
     else:
         candidates = np.argwhere(erode(parenchyma, 0.6 * radius))
     if len(candidates) == 0:
         return None
-    centre = candidates[int(rng.integers(len(candidates)))]
     half = np.asarray(moved.shape) // 2
-    corner = tuple(int(c) - int(h) for c, h in zip(centre, half))
-    return moved, corner
+    for _ in range(tries):
+        centre = candidates[int(rng.integers(len(candidates)))]
+        corner = tuple(int(c) - int(h) for c, h in zip(centre, half))
+        local = shapes.crop_with_padding(parenchyma, corner, moved.shape, False)
+        fraction = _tumor_protruded_fraction(local, moved)
+        if (fraction >= EXOPHYTIC_MIN_OUTSIDE) if exophytic else (fraction <= ENDOPHYTIC_MAX_OUTSIDE):
+            return moved, corner
+    return None
 
 
 def _paint_spine(tissues, body: _Body, rng, spine_y, kidney_top):
@@ -817,7 +866,7 @@ def sample_patch(phantom: Phantom, centre_zyx, size: int, rng: np.random.Generat
     hu = render_hu(tissues, params, rng)
     inner = (slice(margin, margin + size),) * 3
     tissues = tissues[inner]
-    kidney = (tissues == Tissue.KIDNEY_RIGHT) | (tissues == Tissue.KIDNEY_LEFT) | (tissues >= Tissue.TUMOR_FIRST)
+    kidney = kidney_region(tissues)
     tumor = tissues >= Tissue.TUMOR_FIRST
     return normalize_hu(hu[inner]), kidney, tumor
 

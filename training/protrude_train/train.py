@@ -166,10 +166,13 @@ def train(run: Run) -> dict[str, nets.UNet3D]:
     torch.manual_seed(config.seed)
     networks = build_networks(config)
     train_ids, validation_ids = data.case_split(config)
-    run.log(f"KiTS19 cases: {len(train_ids)} for training, {len(validation_ids)} for validation")
-    library = data.load_library(config, train_ids)
+    kits23_ids = data.split_ids(config, "train", "kits23")
+    run.log(f"KiTS19 cases: {len(train_ids)} for training, {len(validation_ids)} for validation; "
+            f"KiTS23 cases for training: {len(kits23_ids)}")
+    library = data.load_library(config, train_ids, kits23_ids)
     run.log(f"shape library: {len(library.two_kidney_cases)} two-kidney cases, "
-            f"{len(library.kidneys_without_tumor)} tumor-free kidneys, {len(library.tumors)} tumors")
+            f"{len(library.kidneys_without_tumor)} kidneys without tumor or cyst, {len(library.tumors)} tumors, "
+            f"{len(library.cysts)} cysts")
 
     pool = None
 
@@ -262,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kits-dir", type=pathlib.Path, default=None,
                         help="folder with KiTS19 case_XXXXX.nii.gz masks (default ../shared/data/kits19 "
                              "beside the repository)")
+    parser.add_argument("--kits23-dir", type=pathlib.Path, default=None,
+                        help="folder with KiTS23 case_XXXXX.nii.gz masks, labels 0-3 (default ../shared/data/kits23)")
     parser.add_argument("--export-dir", type=pathlib.Path, default=None,
                         help="also write the bundle here, e.g. assets/models")
     parser.add_argument("--export-patch-size", type=int, default=None,
@@ -282,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         config.seed = args.seed
         if args.kits_dir is not None:
             config.kits_dir = str(args.kits_dir.resolve())
+        if args.kits23_dir is not None:
+            config.kits23_dir = str(args.kits23_dir.resolve())
         if args.export_patch_size is not None:
             config.export_patch_size = args.export_patch_size
         args.out.mkdir(parents=True, exist_ok=True)
