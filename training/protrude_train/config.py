@@ -35,6 +35,10 @@ class TrainConfig:
     kits23_dir: str = str(kits.DEFAULT_KITS23_DIR)
     use_kits23: bool = True  # KiTS23 adds tumor-free kidneys, tumors and cyst shapes
     splits_file: str = str(kits.SPLITS_FILE)
+    # Real KiTS19 CT (DATA/case_XXXXX/{imaging,segmentation}.nii.gz) instead of phantoms
+    # for the base and joint stages, with a case_id,phase table; see kits_ct.py.
+    ct_data_dir: str | None = None
+    phase_table: str | None = None
     cache_dir: str = str(kits.DEFAULT_CACHE_DIR)
     max_cases: int = 0  # use only about N KiTS19 cases of the split (0: all), for quick tests
     validation_fraction: float = 0.25  # with max_cases, the share of those N used for validation

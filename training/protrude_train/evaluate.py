@@ -103,6 +103,28 @@ def validate_on_phantoms(networks, config: TrainConfig, out: pathlib.Path | None
                       "tumor": tissues >= phantoms.Tissue.TUMOR_FIRST, "tissues": tissues,
                       "tumors": phantom.tumors})
         log(f"validated phantom seed={phantom.seed} in {time.time() - started:.0f}s")
+    return score_cases(cases, log)
+
+
+def validate_on_ct(networks, config: TrainConfig, ct_cases, log=print) -> dict:
+    """Return the validation metrics of score_cases on real CT cases (kits_ct.CTCase)."""
+    for network in networks.values():
+        network.eval()
+    cases = []
+    for case in ct_cases:
+        started = time.time()
+        box = kits.bounding_box(case.labels > 0, VALIDATION_MARGIN_MM)
+        probabilities = run_pipeline(networks, phantoms.normalize_hu(case.image_hu[box].astype(np.float32)),
+                                     config.validation_patch_size)
+        labels = case.labels[box]
+        cases.append({"seed": case.case_id, "probabilities": probabilities, "kidney": labels > 0,
+                      "tumor": labels == kits.TUMOR, "tissues": None, "tumors": []})
+        log(f"validated CT case {case.case_id} in {time.time() - started:.0f}s")
+    return score_cases(cases, log)
+
+
+def score_cases(cases: list[dict], log=print) -> dict:
+    """Sweep thresholds for pooled Dice, choose the manifest thresholds and score each case."""
 
     def pooled_dice(key_probability, key_truth, threshold):
         intersection = total = 0

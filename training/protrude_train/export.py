@@ -94,8 +94,9 @@ def build_manifest(config: TrainConfig, networks: dict, thresholds: dict, patch:
         }
     return {
         "format_version": FORMAT_VERSION,
-        "bundle_id": f"phantom-{config.preset}-{today:%Y%m%d}-{commit[:7]}",
-        "description": "Demo weights trained on synthetic phantoms; research use only, not for clinical use.",
+        "bundle_id": f"{'kits19ct' if config.ct_data_dir else 'phantom'}-{config.preset}-{today:%Y%m%d}-{commit[:7]}",
+        "description": ("Weights trained on KiTS19 CT" if config.ct_data_dir else
+                        "Demo weights trained on synthetic phantoms") + "; research use only, not for clinical use.",
         "models": models,
         "preprocessing": {
             "spacing_mm": [1.0, 1.0, 1.0],
@@ -112,18 +113,27 @@ def build_manifest(config: TrainConfig, networks: dict, thresholds: dict, patch:
             "thresholds": {k: float(thresholds[k]) for k in ("kidney", "protrusion", "tumor")},
         },
         "provenance": {
-            "data": "Synthetic non-contrast CT phantoms (protrude_train.phantoms) whose kidneys and tumors are "
-                    "KiTS19 segmentation masks; no CT images were used for training.",
+            "data": _data_statement(config),
             "preset": config.preset,
             "seed": config.seed,
             "date": today.isoformat(),
             "git_commit": commit,
-            "license": "Kidney and tumor shapes from KiTS19 (CC BY-NC-SA 4.0)",
+            "license": "Kidney, tumor and cyst shapes from KiTS19 and KiTS23 (CC BY-NC-SA 4.0)",
             "citation": "Heller et al., The state of the art in kidney and kidney tumor segmentation in "
                         "contrast-enhanced CT imaging: Results of the KiTS19 challenge, Medical Image Analysis 67 "
                         "(2021)",
+            "splits": "training/splits.json",
         },
     }
+
+
+def _data_statement(config: TrainConfig) -> str:
+    kits23 = " KiTS23 masks add tumor and cyst shapes." if config.use_kits23 else ""
+    if config.ct_data_dir:
+        return ("KiTS19 CT scans and masks (phases from " + pathlib.Path(config.phase_table or "").name +
+                "); the protuberance network on synthetic KiTS kidney and tumor masks." + kits23)
+    return ("Synthetic non-contrast CT phantoms (protrude_train.phantoms) whose kidneys and tumors are KiTS19 "
+            "segmentation masks; no CT images were used for training." + kits23)
 
 
 def export_bundle(networks: dict, config: TrainConfig, out_dir: pathlib.Path, thresholds: dict,

@@ -69,9 +69,22 @@ class KidneySide:
 
 
 def case_ids_in(kits_dir: pathlib.Path) -> list[str]:
-    """Return the sorted case ids ("case_00000", ...) of the masks in kits_dir."""
-    ids = sorted(p.name[: -len(".nii.gz")] for p in kits_dir.glob("case_*.nii.gz"))
-    return [i for i in ids if re.fullmatch(r"case_\d{5}", i)]
+    """Return the sorted case ids ("case_00000", ...) of the masks in kits_dir.
+
+    Both layouts count: kits_dir/case_XXXXX.nii.gz (masks only) and the KiTS19
+    repository's kits_dir/case_XXXXX/segmentation.nii.gz.
+    """
+    kits_dir = pathlib.Path(kits_dir)
+    ids = {p.name[: -len(".nii.gz")] for p in kits_dir.glob("case_*.nii.gz")}
+    ids |= {p.parent.name for p in kits_dir.glob("case_*/segmentation.nii.gz")}
+    return sorted(i for i in ids if re.fullmatch(r"case_\d{5}", i))
+
+
+def mask_path(kits_dir: pathlib.Path, case_id: str) -> pathlib.Path:
+    """Return the mask file of a case in either layout (see case_ids_in)."""
+    flat = pathlib.Path(kits_dir) / f"{case_id}.nii.gz"
+    nested = pathlib.Path(kits_dir) / case_id / "segmentation.nii.gz"
+    return nested if not flat.exists() and nested.exists() else flat
 
 
 def read_labels_lps(path: pathlib.Path, max_label: int = TUMOR) -> tuple[np.ndarray, tuple[float, float, float]]:
@@ -139,7 +152,7 @@ def load_case(case_id: str, kits_dir: pathlib.Path = DEFAULT_KITS_DIR,
         with np.load(cache_file) as cached:
             return KitsCase(case_id, cached["labels"], tuple(float(s) for s in cached["spacing_mm"]))
 
-    path = pathlib.Path(kits_dir) / f"{case_id}.nii.gz"
+    path = mask_path(kits_dir, case_id)
     if not path.exists():
         raise FileNotFoundError(f"{dataset} mask {path} not found; pass --kits-dir/--kits23-dir pointing at "
                                 f"the {dataset} folder")

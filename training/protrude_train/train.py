@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from . import config as config_module
-from . import data, evaluate, export, nets
+from . import data, evaluate, export, kits, kits_ct, nets
 from .config import StageConfig, TrainConfig
 from .schedule import learning_rate
 
@@ -60,9 +60,10 @@ def smoothed_bce(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -
 class Run:
     """A training run's folder: config, log, checkpoints and bundle."""
 
-    def __init__(self, out: pathlib.Path, config: TrainConfig):
+    def __init__(self, out: pathlib.Path, config: TrainConfig, device: torch.device | None = None):
         self.out = out
         self.config = config
+        self.device = device or torch.device("cpu")
         self.checkpoints = out / "checkpoints"
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self.log_path = out / "log.jsonl"
@@ -79,7 +80,7 @@ class Run:
 
     def load_checkpoint(self, stage: str) -> dict | None:
         path = self.checkpoint_path(stage)
-        return torch.load(path) if path.exists() else None
+        return torch.load(path, map_location="cpu") if path.exists() else None
 
     def save_checkpoint(self, stage: str, state: dict) -> None:
         temporary = self.checkpoint_path(stage).with_suffix(".tmp")
@@ -139,7 +140,7 @@ def _train_loop(run: Run, name: str, stage: StageConfig, modules: dict, trainabl
         lr = learning_rate(step, stage.steps, stage.peak_lr, stage.start_lr, stage.warmup_fraction)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = sample_fn()
+        batch = tuple(tensor.to(run.device) for tensor in sample_fn())
         loss, details = loss_fn(modules, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -164,7 +165,8 @@ def train(run: Run) -> dict[str, nets.UNet3D]:
     config = run.config
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    networks = build_networks(config)
+    networks = {name: network.to(run.device) for name, network in build_networks(config).items()}
+    run.log(f"training on {run.device}")
     train_ids, validation_ids = data.case_split(config)
     kits23_ids = data.split_ids(config, "train", "kits23")
     run.log(f"KiTS19 cases: {len(train_ids)} for training, {len(validation_ids)} for validation; "
@@ -176,8 +178,22 @@ def train(run: Run) -> dict[str, nets.UNet3D]:
 
     pool = None
 
+    ct_cases = None
+    if config.ct_data_dir:
+        # Real CT: every training case of the split that the phase table lists, plus
+        # cases the split does not know (a full KiTS19 has ids beyond the shared masks).
+        known = {c for part in ("train", "validation", "test")
+                 for c in kits.load_splits(pathlib.Path(config.splits_file))["kits19"][part]}
+        extra = [c for c in kits.case_ids_in(pathlib.Path(config.ct_data_dir)) if c not in known]
+        if extra:
+            run.log(f"{len(extra)} CT cases are not in {config.splits_file}; they are used for training")
+        ct_cases = kits_ct.load_ct_cases(pathlib.Path(config.ct_data_dir), pathlib.Path(config.phase_table),
+                                         train_ids + extra, pathlib.Path(config.cache_dir), run.log)
+
     def phantom_sampler(stage_index: int):
         nonlocal pool
+        if ct_cases is not None:
+            return kits_ct.CTPatchSampler(ct_cases, config, np.random.default_rng([config.seed, stage_index, 1]))
         if pool is None:
             seeds = [config.seed * 10_000 + i for i in range(config.phantom_pool_size)]
             (run.out / "phantoms").mkdir(exist_ok=True)
@@ -239,6 +255,19 @@ def train(run: Run) -> dict[str, nets.UNet3D]:
     return networks
 
 
+def select_device(name: str) -> torch.device:
+    """Return the torch device for --device auto|cpu|cuda; auto takes CUDA when torch sees a GPU."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch finds no usable CUDA GPU (torch.cuda.is_available() is False)")
+        return torch.device("cuda")
+    if name != "auto":
+        raise SystemExit(f"--device {name!r}: use auto, cpu or cuda")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def forward_pipeline(modules, image: torch.Tensor, backprop_through_pdn: bool = False):
     """Run base, PDN and fusion; return (fusion tumor logits, base logits)."""
     base_logits = modules["base"](image)
@@ -265,12 +294,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kits-dir", type=pathlib.Path, default=None,
                         help="folder with KiTS19 case_XXXXX.nii.gz masks (default ../shared/data/kits19 "
                              "beside the repository)")
+    parser.add_argument("--ct-data", type=pathlib.Path, default=None,
+                        help="KiTS19 folder with case_XXXXX/imaging.nii.gz and segmentation.nii.gz: train the base "
+                             "and joint stages on these CT scans instead of phantoms")
+    parser.add_argument("--phase-table", type=pathlib.Path, default=None,
+                        help="CSV with columns case_id,phase (noncontrast or contrast); default CT_DATA/phases.csv")
     parser.add_argument("--kits23-dir", type=pathlib.Path, default=None,
                         help="folder with KiTS23 case_XXXXX.nii.gz masks, labels 0-3 (default ../shared/data/kits23)")
     parser.add_argument("--export-dir", type=pathlib.Path, default=None,
                         help="also write the bundle here, e.g. assets/models")
     parser.add_argument("--export-patch-size", type=int, default=None,
                         help="side of the ONNX input in voxels, a multiple of 32 (default from the preset)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where to train: auto takes a CUDA GPU when torch finds one")
+    parser.add_argument("--reuse-validation", action="store_true",
+                        help="take the thresholds from OUT/validation.json when it exists instead of validating again")
     parser.add_argument("--no-validation", action="store_true",
                         help="skip phantom validation and keep all thresholds at 0.5")
     args = parser.parse_args(argv)
@@ -287,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         config.seed = args.seed
         if args.kits_dir is not None:
             config.kits_dir = str(args.kits_dir.resolve())
+        if args.ct_data is not None:
+            config.ct_data_dir = str(args.ct_data.resolve())
+            config.kits_dir = config.ct_data_dir
+            config.phase_table = str((args.phase_table or args.ct_data / "phases.csv").resolve())
         if args.kits23_dir is not None:
             config.kits23_dir = str(args.kits23_dir.resolve())
         if args.export_patch_size is not None:
@@ -297,13 +339,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"export patch size {config.export_patch_size} is not a multiple of "
                      f"{nets.DOWNSAMPLING_FACTOR}")
 
-    run = Run(args.out, config)
+    run = Run(args.out, config, select_device(args.device))
     started = time.time()
     networks = train(run)
     run.log(f"training finished in {time.time() - started:.0f}s")
+    networks = {name: network.cpu() for name, network in networks.items()}
 
     thresholds = {"kidney": 0.5, "protrusion": 0.5, "tumor": 0.5}
-    if not args.no_validation and config.validation_phantoms > 0:
+    validation_file = run.out / "validation.json"
+    if args.reuse_validation and validation_file.exists():
+        # Re-export of a finished run: keep the thresholds its validation chose.
+        thresholds = json.loads(validation_file.read_text())["chosen_thresholds"]
+        args.no_validation = True
+        run.log(f"thresholds from {validation_file}: {thresholds}")
+    if not args.no_validation and config.ct_data_dir:
+        validation_cases = kits_ct.load_ct_cases(pathlib.Path(config.ct_data_dir), pathlib.Path(config.phase_table),
+                                                 data.split_ids(config, "validation"), pathlib.Path(config.cache_dir),
+                                                 run.log)
+        metrics = evaluate.validate_on_ct(networks, config, validation_cases, run.log)
+        thresholds = metrics["chosen_thresholds"]
+        (run.out / "validation.json").write_text(json.dumps(metrics, indent=2))
+    elif not args.no_validation and config.validation_phantoms > 0:
         metrics = evaluate.validate_on_phantoms(networks, config, run.out, run.log)
         thresholds = metrics["chosen_thresholds"]
         (run.out / "validation.json").write_text(json.dumps(metrics, indent=2))
