@@ -273,7 +273,7 @@ func CheckSameGrid(a, b volume.Grid) error {
 		}
 	}
 	if !(worst <= GridToleranceMM) {
-		return fmt.Errorf("grid affines differ by up to %.4g mm, more than %g mm: spacing %v and %v mm, origin %v and %v (LPS mm), axes %v and %v",
+		return fmt.Errorf("grid affines differ by up to %.3g mm, more than %g mm: spacing %v and %v mm, origin %v and %v (LPS mm), axes %v and %v",
 			worst, GridToleranceMM, a.SpacingMM, b.SpacingMM, a.OriginLPS, b.OriginLPS, a.AxesLPS, b.AxesLPS)
 	}
 	return nil
