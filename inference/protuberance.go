@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"protrude/volume"
@@ -27,9 +28,9 @@ type ProtuberanceResult struct {
 	// Grid is the canonical grid: [volume.IsotropicGridLPS] of the mask's grid at the
 	// manifest spacing.
 	Grid volume.Grid
-	// Box is the region of Grid where the network ran: the bounding box of the voxels
-	// where the resampled mask is above 0, grown by the manifest's crop margin and
-	// clamped to Grid.
+	// Box is the region of Grid where the network ran: the smallest box of Grid voxels
+	// that covers the LPS bounding box of the centres of the mask's non-zero voxels,
+	// grown by the manifest's crop margin and clamped to Grid.
 	Box Box
 	// Probability is the protrusion probability inside Box. Its grid is Grid cropped
 	// to Box, and the probability is 0 everywhere else on Grid.
@@ -45,7 +46,7 @@ type ProtuberanceResult struct {
 //
 //  1. Resample the mask as a 0/1 float image to the canonical grid with trilinear
 //     interpolation, as if it were a probability map, 0 beyond the mask's grid.
-//  2. Take the box: see [ProtuberanceResult.Box].
+//  2. Take the box around the organ: see [ProtuberanceResult.Box].
 //  3. Run the protuberance network by sliding window inside the box.
 //  4. Resample the probability back to the mask's grid with trilinear interpolation
 //     and threshold it.
@@ -91,26 +92,19 @@ func (p *Pipeline) RunProtuberance(ctx context.Context, organ *volume.Mask, prog
 	organCrop := cropMaskAsFloat(organ, growBox(Box(organBox), 1, organ.Size))
 	result.Grid = volume.IsotropicGridLPS(organ.Grid, spacingMM)
 
-	// Step 2: the box of values above 0, grown by the margin.
-	reach := coveringBox(organCrop.Grid, result.Grid)
-	if n := boxVoxels(reach); n > MaxGridVoxels {
+	// Step 2: the box around the organ's voxel centres, grown by the margin.
+	marginVoxels := int(math.Ceil(m.Inference.CropMarginMM/spacingMM - 1e-9))
+	result.Box = growBox(centresBox(organ, Box(organBox), result.Grid), marginVoxels, result.Grid.Size)
+	if n := boxVoxels(result.Box); n > MaxGridVoxels {
 		return nil, fmt.Errorf("inference: the organ's bounding box would have %.3g million voxels on the %g mm grid, more than the limit of %d million",
 			n/1e6, spacingMM, MaxGridVoxels/1_000_000)
 	}
-	reached := volume.ResampleLinear(organCrop, subGrid(result.Grid, reach), 0)
-	inside := thresholdBox(reached, math.SmallestNonzeroFloat32, 0)
-	if inside.Empty() {
+	boxGrid := subGrid(result.Grid, result.Box)
+	organProbability := volume.ResampleLinear(organCrop, boxGrid, 0)
+	if !slices.ContainsFunc(organProbability.Voxels, func(v float32) bool { return v > 0 }) {
 		return nil, fmt.Errorf("inference: no voxel of the %g mm grid falls inside the organ mask (%d voxels of %.3g×%.3g×%.3g mm): the organ is too small for this model",
 			spacingMM, countNonZero(organ), organ.SpacingMM[0], organ.SpacingMM[1], organ.SpacingMM[2])
 	}
-	for a := 0; a < 3; a++ {
-		inside.Min[a] += reach.Min[a]
-		inside.Max[a] += reach.Min[a]
-	}
-	marginVoxels := int(math.Ceil(m.Inference.CropMarginMM/spacingMM - 1e-9))
-	result.Box = growBox(inside, marginVoxels, result.Grid.Size)
-	boxGrid := subGrid(result.Grid, result.Box)
-	organProbability := volume.ResampleLinear(organCrop, boxGrid, 0)
 	result.Durations.Resample = time.Since(start)
 	report(StageResample, 1, 1, 0.05)
 	if err := ctx.Err(); err != nil {
@@ -234,6 +228,46 @@ func coveringBox(src, dst volume.Grid) Box {
 		return Box{}
 	}
 	return box
+}
+
+// centresBox returns the smallest box of dst voxels whose centres span the LPS
+// bounding box of the centres of m's non-zero voxels, which all lie in box. A centre
+// within 1e-6 voxels of a dst centre counts as on it, so that float jitter does not
+// add a voxel. The map to dst is affine, so the first and last non-zero voxel of each
+// row suffice.
+func centresBox(m *volume.Mask, box Box, dst volume.Grid) Box {
+	lo := volume.Vec3{math.Inf(1), math.Inf(1), math.Inf(1)}
+	hi := volume.Vec3{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	include := func(i, j, k int) {
+		c := dst.LPSToIndex(m.IndexToLPS(volume.Vec3{float64(i), float64(j), float64(k)}))
+		for a := 0; a < 3; a++ {
+			lo[a] = math.Min(lo[a], c[a])
+			hi[a] = math.Max(hi[a], c[a])
+		}
+	}
+	for k := box.Min[2]; k < box.Max[2]; k++ {
+		for j := box.Min[1]; j < box.Max[1]; j++ {
+			offset := m.Offset(0, j, k)
+			row := m.Labels[offset+box.Min[0] : offset+box.Max[0]]
+			first := slices.IndexFunc(row, func(l uint8) bool { return l != 0 })
+			if first < 0 {
+				continue
+			}
+			last := len(row) - 1
+			for row[last] == 0 {
+				last--
+			}
+			include(box.Min[0]+first, j, k)
+			include(box.Min[0]+last, j, k)
+		}
+	}
+
+	var out Box
+	for a := 0; a < 3; a++ {
+		out.Min[a] = int(max(math.Floor(lo[a]+1e-6), 0))
+		out.Max[a] = int(min(math.Ceil(hi[a]-1e-6)+1, float64(dst.Size[a])))
+	}
+	return out
 }
 
 // boxVoxels returns the voxel count of b as a float64, which cannot overflow.

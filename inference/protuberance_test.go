@@ -248,7 +248,29 @@ func checkAgainstWholeGrids(t *testing.T, p *Pipeline, threshold float64) {
 		organFloat.Voxels[n] = float32(l)
 	}
 	resampled := volume.ResampleLinear(organFloat, canonical, 0)
-	box := growBox(thresholdBox(resampled, math.SmallestNonzeroFloat32, 0), 6, canonical.Size)
+
+	// The box: canonical voxels spanning the organ's voxel centres, plus 6 voxels.
+	lo := [3]float64{math.Inf(1), math.Inf(1), math.Inf(1)}
+	hi := [3]float64{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	for k := 0; k < g.Size[2]; k++ {
+		for j := 0; j < g.Size[1]; j++ {
+			for i := 0; i < g.Size[0]; i++ {
+				if organ.At(i, j, k) == 0 {
+					continue
+				}
+				c := canonical.LPSToIndex(g.IndexToLPS(volume.Vec3{float64(i), float64(j), float64(k)}))
+				for a := 0; a < 3; a++ {
+					lo[a] = math.Min(lo[a], c[a])
+					hi[a] = math.Max(hi[a], c[a])
+				}
+			}
+		}
+	}
+	var box Box
+	for a := 0; a < 3; a++ {
+		box.Min[a] = max(int(math.Floor(lo[a]))-6, 0)
+		box.Max[a] = min(int(math.Ceil(hi[a]))+1+6, canonical.Size[a])
+	}
 	if res.Box != box {
 		t.Fatalf("Box = %+v, want %+v", res.Box, box)
 	}
