@@ -24,17 +24,23 @@ const evalUsage = `Usage: protrude eval [flags] PRED_DIR GT_DIR
 
 Scores predicted kidney and tumor masks against ground truth and prints a table.
 
-Each case is either a label map DIR/<case>.nii.gz (0 background, 1 kidney, 2 tumor;
-kidney is every label >= 1, tumor is label 2) or a folder DIR/<case>/ with
-kidney.nii.gz and tumor.nii.gz (any non-zero voxel is foreground; .nii works too).
-"protrude segment INPUT -o PRED_DIR/<case>" writes the folder layout. Every case in
-PRED_DIR needs ground truth in GT_DIR, on the same grid within 1e-3 mm.
+Each case is either a label map DIR/<case>.nii.gz with 0 background, 1 kidney and
+2 tumor (kidney is every label >= 1, tumor is label 2), or a folder DIR/<case>/ with
+kidney.nii.gz and tumor.nii.gz, where any non-zero voxel is foreground. Both layouts
+also accept .nii. "protrude segment INPUT -o PRED_DIR/<case>" writes the folder
+layout. Every case in PRED_DIR needs ground truth in GT_DIR on the same grid, with
+affines within 1e-3 mm.
 
-Metrics: Dice per case for kidney and tumor, the tumor Dice averaged over the cases
-whose ground truth has a tumor; per-tumor sensitivity, where a true tumor (26-connected
-component) is found when its Dice with the union of the predicted components that
-overlap it is above 0.5; false positives per image, the predicted tumor components
-that overlap no true tumor, averaged over all cases.
+Metrics:
+  Dice           kidney and tumor Dice per case. The mean tumor Dice counts only
+                 the cases whose ground truth has a tumor.
+  sensitivity    the share of true tumors found. A true tumor is a 26-connected
+                 component of the ground truth tumor mask. It is found when its
+                 Dice with the union of the predicted components that overlap it
+                 is above 0.5.
+  false positives per image
+                 predicted tumor components that overlap no true tumor, summed
+                 and divided by the number of cases.
 
 Flags:
 `
@@ -292,7 +298,7 @@ func evaluateCaseFiles(name string, pred, ref caseFiles) (metrics.CaseResult, er
 	}
 	for _, m := range []loadedMask{refTumor, predKidney, predTumor} {
 		if err := metrics.CheckSameGrid(refKidney.mask.Grid, m.mask.Grid); err != nil {
-			return metrics.CaseResult{}, fmt.Errorf("eval: case %s: %s and %s are not on the same grid: %w; resample the prediction to the ground truth's grid",
+			return metrics.CaseResult{}, fmt.Errorf("eval: case %s: %s and %s are not on the same grid (every mask of a case must be on the ground truth kidney's grid): %w",
 				name, refKidney.path, m.path, err)
 		}
 	}
