@@ -243,7 +243,7 @@ func TestEvalRejectsFolderWithoutCases(t *testing.T) {
 }
 
 // TestEvalOnKiTSAgainstItself scores a real KiTS19 label map against itself, so every
-// metric is perfect, and checks the tumor count against the component labelling.
+// metric is perfect, and checks that eval finds the one tumor that SciPy finds.
 func TestEvalOnKiTSAgainstItself(t *testing.T) {
 	const kits = "../../shared/data/kits19/case_00015.nii.gz"
 	if _, err := os.Stat(kits); err != nil {
@@ -257,6 +257,7 @@ func TestEvalOnKiTSAgainstItself(t *testing.T) {
 	if err := os.Symlink(abs, filepath.Join(dir, "case_00015.nii.gz")); err != nil {
 		t.Fatal(err)
 	}
+
 	jsonPath := filepath.Join(t.TempDir(), "eval.json")
 	if err := run([]string{"eval", "--json", jsonPath, dir, dir}); err != nil {
 		t.Fatalf("eval: %v", err)
@@ -269,6 +270,7 @@ func TestEvalOnKiTSAgainstItself(t *testing.T) {
 	if err := json.Unmarshal(data, &report); err != nil {
 		t.Fatal(err)
 	}
+
 	s := report.Summary
 	if s.KidneyDiceMean == nil || *s.KidneyDiceMean != 1 {
 		t.Errorf("kidney_dice_mean = %v, want 1", s.KidneyDiceMean)

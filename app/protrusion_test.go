@@ -22,9 +22,9 @@ const kitsProtrusionCase = "../../shared/data/kits19/case_00015.nii.gz"
 
 // TestProtrusionOnRealKiTSKidney runs the embedded bundle's protuberance network on a
 // real kidney mask (KiTS19 labels >= 1) and checks the written masks. The demo weights
-// may find no protrusion at the manifest's threshold, so a second run uses a copy of
-// the bundle with the threshold lowered to 0.05, which must label voxels, and those
-// must include every voxel of the first run.
+// may find no protrusion at the manifest's threshold. So a second run uses a copy of
+// the bundle with the threshold lowered to 0.05. It must label some voxels, including
+// every voxel of the first run.
 func TestProtrusionOnRealKiTSKidney(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the protuberance network twice on a real mask; skipped with -short")
@@ -79,9 +79,9 @@ func TestProtrusionOnRealKiTSKidney(t *testing.T) {
 	t.Logf("protrusion voxels: %d at the manifest threshold, %d at 0.05", countVoxels(atDefault), low)
 }
 
-// checkProtrusionOutput checks that the output file has the mask file's grid, qform
-// and sform, the research notice, labels 0 and 1 only, and no voxel further from the
-// kidney than the network's region reaches, and returns the output mask.
+// checkProtrusionOutput reads the output file and returns its mask. It checks that
+// the file has the mask file's grid, qform and sform, the research notice and labels
+// 0 and 1 only. No labelled voxel may lie beyond the network's region.
 func checkProtrusionOutput(t *testing.T, maskPath, outPath string, kidney *volume.Mask) *volume.Mask {
 	t.Helper()
 	checkAffineWithNibabel(t, maskPath, outPath)
