@@ -55,6 +55,12 @@ func runProtrusion(args []string) error {
 		return fmt.Errorf("protrusion: the output folder %s does not exist: create it first", filepath.Dir(*outPath))
 	}
 
+	if inInfo, err := os.Stat(input); err == nil {
+		if outInfo, err := os.Stat(*outPath); err == nil && os.SameFile(inInfo, outInfo) {
+			return fmt.Errorf("%w: output %s is the input mask: choose another -o file", errUsage, *outPath)
+		}
+	}
+
 	start := time.Now()
 	organ, hdr, err := readBinaryMask(input)
 	if err != nil {

@@ -242,6 +242,7 @@ func TestProtrusionUsageErrors(t *testing.T) {
 		{"output not NIfTI", []string{"protrusion", maskPath, "-o", filepath.Join(dir, "out.png")}},
 		{"output folder missing", []string{"protrusion", maskPath, "-o", filepath.Join(dir, "missing", "out.nii.gz")}},
 		{"mask is a folder", []string{"protrusion", dir, "-o", filepath.Join(dir, "out.nii.gz")}},
+		{"output is the mask", []string{"protrusion", maskPath, "-o", maskPath}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
