@@ -6,6 +6,10 @@
 //	protrude                      open the viewer (needs a display)
 //	protrude view [INPUT]         open the viewer on a NIfTI file or DICOM folder
 //	protrude segment INPUT -o DIR write kidney, protrusion and tumor masks and a montage
+//	protrude eval PRED_DIR GT_DIR [--json OUT.json]
+//	                              score kidney and tumor masks against ground truth
+//	protrude protrusion MASK -o OUT.nii.gz
+//	                              run the protuberance net alone on a binary organ mask
 //	protrude check-bundle --models DIR
 //	                              load a model bundle and run one patch through each net
 //	protrude version              print the version and the model bundle id
@@ -65,6 +69,10 @@ func run(args []string) error {
 		return runViewer(args[1:])
 	case "segment":
 		return runSegment(args[1:])
+	case "eval":
+		return runEval(args[1:])
+	case "protrusion":
+		return runProtrusion(args[1:])
 	case "check-bundle":
 		return runCheckBundle(args[1:])
 	case "version", "--version":
@@ -84,6 +92,11 @@ Usage:
   protrude segment [flags] INPUT -o OUTDIR
                                   write kidney.nii.gz, protrusion.nii.gz, tumor.nii.gz
                                   and montage.png on the input's grid
+  protrude eval [--json OUT.json] PRED_DIR GT_DIR
+                                  print kidney and tumor Dice, per-tumor sensitivity
+                                  and false positives per image
+  protrude protrusion [flags] MASK -o OUT.nii.gz
+                                  write the protruded regions of a binary organ mask
   protrude check-bundle --models DIR
                                   validate a model bundle and run one patch per net
   protrude version                print the version and the embedded bundle id

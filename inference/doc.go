@@ -19,7 +19,8 @@
 //
 // Call [InitRuntime] once with the path of libonnxruntime.so, load a bundle, and
 // create a [Pipeline] with a [Device]. [Pipeline.Run] returns a [Result] with masks on
-// the input grid and probabilities on the canonical grid. [SlidingWindow] is the
+// the input grid and probabilities on the canonical grid. [Pipeline.RunProtuberance]
+// runs the protuberance network alone on a binary organ mask. [SlidingWindow] is the
 // patch loop underneath and accepts any [Predictor].
 //
 // # Limits
