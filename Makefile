@@ -18,7 +18,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin/protrude
 
-.PHONY: run test build deps apt ort gomod bench models clean
+.PHONY: run test build deps apt ort gomod bench models results clean
 
 run: deps build
 	./$(BIN)
@@ -57,8 +57,21 @@ test: deps
 	$(GO) test ./...
 	cd training && $(PYTHON) -m pytest -q tests
 
+# Measures the embedded bundle on the phantom and KiTS19 test sets and the real scan,
+# through the protrude binary, and writes docs/results.md (about 30 minutes on 2 cores).
+results: deps build
+	PYTHONPATH=training $(PYTHON) -m protrude_train.results --protrude $(BIN) --out build/results --doc docs/results.md
+
+# Trains a bundle. Without DATA: the phantom recipe. With DATA=/path/to/kits19 (the
+# KiTS19 layout case_XXXXX/{imaging,segmentation}.nii.gz plus phases.csv): real CT.
+PRESET ?= cpu
+SEED ?= 0
+models:
+	PYTHONPATH=training $(PYTHON) -m protrude_train.train --preset $(PRESET) --seed $(SEED) \
+		--out training/runs/$(PRESET)-seed$(SEED)$(if $(DATA),-kits19ct) $(if $(DATA),--ct-data $(DATA))
+
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
-	rm -rf bin out dist
+	rm -rf bin out dist build

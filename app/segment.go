@@ -89,6 +89,9 @@ func runSegment(args []string) error {
 		{"kidney.nii.gz", res.Kidney},
 		{"protrusion.nii.gz", res.Protrusion},
 		{"tumor.nii.gz", res.Tumor},
+		// The base network's own tumor output, before fusion: for comparing the
+		// pipeline against the base network alone.
+		{"base_tumor.nii.gz", res.BaseTumor},
 	}
 	for _, o := range outputs {
 		if err := st.writeMask(filepath.Join(*outDir, o.name), o.mask); err != nil {

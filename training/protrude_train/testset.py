@@ -4,12 +4,12 @@ Both are built only from the test cases of training/splits.json, which training 
 validation never see.
 
 Phantom test set (``--phantoms N``): N phantoms at 1 mm, cropped to a box around the
-kidneys, each in its own folder:
+kidneys, laid out for `protrude segment` and `protrude eval`:
 
-    CASE/image.nii.gz     rendered HU (int16), the input to `protrude segment`
-    CASE/labels.nii.gz    0 background, 1 kidney (with cysts), 2 tumor
-    CASE/tissues.nii.gz   tissue codes; tumor n has code TUMOR_FIRST + n
-    CASE/tumors.json      kind, placement, density and size of each tumor
+    phantoms/images/CASE.nii.gz    rendered HU (int16), the input to `protrude segment`
+    phantoms/gt/CASE.nii.gz        0 background, 1 kidney (with cysts), 2 tumor
+    phantoms/tissues/CASE.nii.gz   tissue codes; tumor n has code TUMOR_FIRST + n
+    phantoms/index.json            kind, placement, density and size of each tumor
 
 The first tumor of phantom i is isodense, hypodense or hyperdense in turn, so every kind
 is present. Half of the inserted tumors are exophytic.
@@ -60,21 +60,17 @@ def write_phantom_set(out_dir: pathlib.Path, count: int, seed: int = 0, log=prin
         labels[tissues >= phantoms.Tissue.TUMOR_FIRST] = 2
 
         case = f"phantom_{number:03d}"
-        folder = out_dir / case
-        folder.mkdir(parents=True, exist_ok=True)
         origin = (float(box[2].start), float(box[1].start), float(box[0].start))
-        save = lambda array, name: nib.save(demo.lps_zyx_to_nifti(array, (1.0, 1.0, 1.0), origin),
-                                            str(folder / name))
-        save(np.clip(np.rint(hu), -1024, 3071).astype(np.int16), "image.nii.gz")
-        save(labels, "labels.nii.gz")
-        save(tissues, "tissues.nii.gz")
+        for folder, array in (("images", np.clip(np.rint(hu), -1024, 3071).astype(np.int16)), ("gt", labels),
+                              ("tissues", tissues)):
+            (out_dir / folder).mkdir(parents=True, exist_ok=True)
+            nib.save(demo.lps_zyx_to_nifti(array, (1.0, 1.0, 1.0), origin), str(out_dir / folder / f"{case}.nii.gz"))
         tumors = [{"code": t.code, "kind": t.kind, "placement": phantoms.placement(t.protruded_fraction),
                    "protruded_fraction": round(t.protruded_fraction, 3), "delta_hu": round(t.delta_hu, 1),
                    "volume_ml": round(t.volume_ml, 2), "source": t.source, "side": t.side}
                   for t in phantom.tumors if (tissues == t.code).any()]
         summary = {"case": case, "seed": phantom_seed, "kits_case": phantom.case_id, "shape_zyx": list(hu.shape),
                    "kidney_hu": phantom.kidney_hu, "tumors": tumors}
-        (folder / "tumors.json").write_text(json.dumps(summary, indent=1))
         summaries.append(summary)
         log(f"{case}: {phantom.case_id} {hu.shape} tumors={[(t['kind'], t['placement']) for t in tumors]}")
     return summaries
