@@ -8,9 +8,9 @@ import (
 	"io"
 )
 
-// gzipCheckLimit is the most decompressed bytes read after the voxel data, or after a
-// header that failed to parse, to reach the end of the gzip member and check its
-// CRC-32. It bounds the time a file with a huge tail can cost.
+// gzipCheckLimit is the maximum number of decompressed bytes read after the voxel
+// data, or after a header that failed to parse, to reach the end of the gzip member and
+// check its CRC-32. It bounds the time that a file with a huge tail can cost.
 const gzipCheckLimit = 256 << 20
 
 // isGzip reports whether br starts with the gzip magic bytes 1f 8b.
@@ -23,7 +23,7 @@ func isGzip(br *bufio.Reader) bool {
 // other than io.EOF, so that decode can tell a damaged stream from a malformed header.
 //
 // Bytes after a member that do not start another gzip member are ignored, as nibabel
-// does, because some tools append padding. A later member that starts with the gzip
+// does. A later member that starts with the gzip
 // magic bytes is read as a continuation of the data.
 type gzipStream struct {
 	src *bufio.Reader
@@ -57,7 +57,7 @@ func (g *gzipStream) Read(p []byte) (int, error) {
 		switch {
 		case err == io.EOF:
 			// The member ended and its CRC-32 and length matched. src is a
-			// bufio.Reader, an io.ByteReader, so it stands just after the member.
+			// bufio.Reader, an io.ByteReader, so it is positioned just after the member.
 			g.nextMember()
 		case err != nil:
 			g.err = err
