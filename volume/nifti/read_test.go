@@ -508,3 +508,31 @@ func TestReadNaNInf(t *testing.T) {
 		t.Errorf("error %q, want it to contain %q", err, want)
 	}
 }
+
+// TestReadFixturesGzipped reads every uncompressed fixture again after gzip
+// compression, so each datatype is also read from a .nii.gz file.
+func TestReadFixturesGzipped(t *testing.T) {
+	for name, want := range loadFixtures(t) {
+		if strings.HasSuffix(name, ".gz") {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name+".gz")
+			if err := os.WriteFile(path, gzipped(fixtureBytes(t, name, func(b []byte) []byte { return b })), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			v, _, err := Read(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAffineDifference(v.AffineLPS(), affineLPSFromRAS(want.AffineRASMM)); d > 1e-4 {
+				t.Errorf("affine differs from nibabel's by %g mm", d)
+			}
+			for n, value := range want.Values {
+				if v.Voxels[n] != float32(value) {
+					t.Fatalf("voxel %d = %v, want %v", n, v.Voxels[n], float32(value))
+				}
+			}
+		})
+	}
+}
