@@ -18,7 +18,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin/protrude
 
-.PHONY: run test build deps apt ort gomod bench models results clean
+.PHONY: run test build deps apt ort gomod bench fuzz models results clean
 
 run: deps build
 	./$(BIN)
@@ -72,6 +72,13 @@ models:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Runs every Go fuzz target for FUZZTIME each (a go test -fuzztime value: 60s, 5m or
+# 10000x). A failing input is saved under the package's testdata/fuzz folder.
+FUZZTIME ?= 60s
+FUZZMINIMIZETIME ?= 5s
+fuzz: deps
+	FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) GO=$(GO) scripts/fuzz.sh
 
 clean:
 	rm -rf bin out dist build

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -93,13 +92,14 @@ func runSegment(args []string) error {
 		// pipeline against the base network alone.
 		{"base_tumor.nii.gz", res.BaseTumor},
 	}
+	// The masks and the montage replace those of an earlier run all together, so a
+	// failed write never leaves new masks beside an old montage or the reverse.
+	var files []outputFile
 	for _, o := range outputs {
-		if err := st.writeMask(filepath.Join(*outDir, o.name), o.mask); err != nil {
-			return err
-		}
+		files = append(files, outputFile{o.name, func(path string) error { return st.writeMask(path, o.mask) }})
 	}
-	montagePath := filepath.Join(*outDir, "montage.png")
-	if err := writeMontage(montagePath, st.CT, res); err != nil {
+	files = append(files, outputFile{"montage.png", func(path string) error { return writeMontage(path, st.CT, res) }})
+	if err := writeOutputSet(*outDir, files); err != nil {
 		return err
 	}
 	writeTime := time.Since(writeStart)

@@ -56,13 +56,15 @@ func (h *Header) spatialScaleToMM() (float64, error) {
 //
 // The transform is the sform when sform_code > 0, else the qform when qform_code > 0,
 // else pixdim scaling alone with no rotation and the origin at zero. NIfTI
-// coordinates are RAS, so x and y are negated to reach LPS. A negative voxel size,
-// from a flipped sform column, qfac = -1 or a negative pixdim, becomes a flipped axis
-// direction, so the grid's SpacingMM is always positive. Spatial units are converted
-// to mm.
+// coordinates are RAS, so x and y are negated to reach LPS. A negative voxel step,
+// from a flipped sform column, from qfac = -1 or from a negative pixdim with both
+// codes 0, becomes a flipped axis direction, so the grid's SpacingMM is always
+// positive. In a qform, only the quaternion and qfac set the orientation, and the sign
+// of pixdim is ignored, as nibabel 5 does. Spatial units are converted to mm.
 //
-// NOTE: with both codes 0, nibabel 5 instead centres the volume and flips x. The
-// two placements differ, so such files have no trustworthy patient position.
+// NOTE: with both codes 0, nibabel 5 instead centres the volume, flips x and takes
+// the absolute value of pixdim. The two placements differ, so such files have no
+// trustworthy patient position.
 func (h *Header) Grid() (volume.Grid, error) {
 	g, err := h.grid()
 	if err != nil {
@@ -90,6 +92,10 @@ func (h *Header) grid() (volume.Grid, error) {
 		rows := [3][4]float32{h.SrowX, h.SrowY, h.SrowZ}
 		for r := 0; r < 3; r++ {
 			for c := 0; c < 4; c++ {
+				field := fmt.Sprintf("srow_%c[%d]", "xyz"[r], c)
+				if err := checkFinite(field, rows[r][c]); err != nil {
+					return volume.Grid{}, fmt.Errorf("sform transform (sform_code %d): %w", h.SformCode, err)
+				}
 				ras[r][c] = float64(rows[r][c])
 			}
 		}
@@ -97,11 +103,16 @@ func (h *Header) grid() (volume.Grid, error) {
 		source = "qform"
 		ras, err = h.qformAffine()
 		if err != nil {
-			return volume.Grid{}, err
+			return volume.Grid{}, fmt.Errorf("qform transform (qform_code %d): %w", h.QformCode, err)
 		}
 	default:
+		// NIfTI-1 method 1: x = pixdim[1]*i, y = pixdim[2]*j, z = pixdim[3]*k, so a
+		// negative pixdim steps along the negative axis.
 		source = "pixdim"
 		for a := 0; a < 3; a++ {
+			if err := checkVoxelSize(a+1, h.Pixdim[a+1]); err != nil {
+				return volume.Grid{}, fmt.Errorf("pixdim transform (qform_code and sform_code 0): %w", err)
+			}
 			ras[a][a] = float64(h.Pixdim[a+1])
 		}
 	}
@@ -122,10 +133,29 @@ func (h *Header) grid() (volume.Grid, error) {
 // the file's spatial unit.
 func (h *Header) qformAffine() (affine3x4, error) {
 	var m affine3x4
+	fields := []struct {
+		name  string
+		value float32
+	}{
+		{"quatern_b", h.QuaternB}, {"quatern_c", h.QuaternC}, {"quatern_d", h.QuaternD},
+		{"qoffset_x", h.QoffsetX}, {"qoffset_y", h.QoffsetY}, {"qoffset_z", h.QoffsetZ},
+	}
+	for _, f := range fields {
+		if err := checkFinite(f.name, f.value); err != nil {
+			return m, err
+		}
+	}
+	for a := 1; a <= 3; a++ {
+		if err := checkVoxelSize(a, h.Pixdim[a]); err != nil {
+			return m, err
+		}
+	}
+
 	b, c, d := float64(h.QuaternB), float64(h.QuaternC), float64(h.QuaternD)
 	w2 := 1 - (b*b + c*c + d*d)
-	if math.IsNaN(w2) || w2 < quaternionThreshold {
-		return m, fmt.Errorf("qform quaternion (b, c, d) = (%g, %g, %g) has b²+c²+d² > 1, so it is not a rotation: %w", b, c, d, ErrMalformed)
+	if w2 < quaternionThreshold {
+		return m, fmt.Errorf("quaternion (quatern_b, quatern_c, quatern_d) = (%g, %g, %g) has b²+c²+d² = %.6g > 1, so it is not a rotation: %w",
+			h.QuaternB, h.QuaternC, h.QuaternD, 1-w2, ErrMalformed)
 	}
 	a := math.Sqrt(math.Max(w2, 0))
 
@@ -143,7 +173,14 @@ func (h *Header) qformAffine() (affine3x4, error) {
 	if h.Pixdim[0] < 0 {
 		qfac = -1
 	}
-	voxelSize := [3]float64{float64(h.Pixdim[1]), float64(h.Pixdim[2]), qfac * float64(h.Pixdim[3])}
+	// The qform's orientation is the quaternion and qfac alone, so the sign of a
+	// negative pixdim is dropped, as nibabel 5 does when it loads such a header.
+	// NOTE: nifti1_io.c reads a pixdim <= 0 in a qform as 1 mm instead.
+	voxelSize := [3]float64{
+		math.Abs(float64(h.Pixdim[1])),
+		math.Abs(float64(h.Pixdim[2])),
+		qfac * math.Abs(float64(h.Pixdim[3])),
+	}
 	for r := 0; r < 3; r++ {
 		for col := 0; col < 3; col++ {
 			m[r][col] = rot[r][col] * voxelSize[col]
@@ -182,6 +219,26 @@ func gridFromRAS(ras affine3x4, size [3]int) (volume.Grid, error) {
 		return g, fmt.Errorf("sheared or otherwise non-orthogonal affines are not supported, so resample the file onto an orthogonal grid: %w", errors.Join(ErrUnsupported, err))
 	}
 	return g, nil
+}
+
+// checkFinite returns an ErrMalformed error naming field when value is NaN or infinite.
+func checkFinite(field string, value float32) error {
+	if math.IsNaN(float64(value)) || math.IsInf(float64(value), 0) {
+		return fmt.Errorf("%s is %g, want a finite number: %w", field, value, ErrMalformed)
+	}
+	return nil
+}
+
+// checkVoxelSize returns an ErrMalformed error when pixdim[n] is not a finite, non-zero
+// voxel size.
+func checkVoxelSize(n int, value float32) error {
+	if err := checkFinite(fmt.Sprintf("pixdim[%d] (voxel size along axis %d)", n, n-1), value); err != nil {
+		return err
+	}
+	if value == 0 {
+		return fmt.Errorf("pixdim[%d] (voxel size along axis %d) is 0, want a non-zero size: %w", n, n-1, ErrMalformed)
+	}
+	return nil
 }
 
 // rasAffine returns the RAS affine in mm of a grid: the LPS affine with x and y negated.

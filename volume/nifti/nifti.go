@@ -14,8 +14,12 @@
 //
 // [Read] and [ReadMask] accept uint8, int8, int16, uint16, int32, uint32, float32 and
 // float64 voxels in either byte order. Gzip compression is detected from the first
-// two bytes, not from the file name. Stored values are scaled by scl_slope and
-// scl_inter unless the slope is 0 or not finite, following nibabel 5.
+// two bytes, not from the file name. The gzip stream is read to the end of its member
+// so that its CRC-32 is checked, and a damaged stream is reported as a gzip error.
+// Stored values are scaled by scl_slope and scl_inter unless the slope is 0 or not
+// finite, following nibabel 5. [Read] rejects a volume with NaN or infinite values,
+// and its error gives their count and the index of the first, so that no later step
+// runs on them.
 // Errors wrap [ErrMalformed] when the file breaks the format and [ErrUnsupported]
 // when it is valid NIfTI that this package does not handle, such as NIfTI-2, a 4D
 // series or complex voxels.

@@ -2,7 +2,6 @@ package nifti
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -117,7 +116,7 @@ func decodeMask(r io.Reader) (*volume.Mask, *Header, error) {
 }
 
 // decode parses the header, checks the geometry and datatype and reads the raw voxel
-// bytes. r may be gzip-compressed.
+// bytes. r may be gzip-compressed, which is detected from its first two bytes.
 func decode(r io.Reader) (*decoded, error) {
 	// The size of a plain file bounds the data before any large allocation.
 	available := int64(-1)
@@ -128,18 +127,42 @@ func decode(r io.Reader) (*decoded, error) {
 	}
 
 	br := bufio.NewReader(r)
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip header: %w: %w", err, ErrMalformed)
-		}
-		defer zr.Close()
-		r = zr
-		available = -1
-	} else {
-		r = br
+	if !isGzip(br) {
+		return decodeStream(br, available)
 	}
 
+	gz, err := newGzipStream(br)
+	if err != nil {
+		return nil, err
+	}
+	d, err := decodeStream(gz, -1)
+	if err != nil {
+		// A damaged stream can inflate to wrong bytes before flate notices, so a
+		// header or data error may have corruption as its real cause. Reading on
+		// finds the flate error or the CRC-32 mismatch, which is then reported.
+		if gz.err == nil {
+			gz.drain()
+		}
+		if gzErr := gz.corruption(); gzErr != nil {
+			return nil, gzErr
+		}
+		return nil, err
+	}
+	// Reading to the end of the member checks its CRC-32, so voxel data damaged
+	// inside the compressed stream is rejected rather than used.
+	gz.drain()
+	if gzErr := gz.corruption(); gzErr != nil {
+		return nil, gzErr
+	}
+	if errors.Is(gz.err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("gzip stream ends after %d decompressed bytes, before its CRC-32, so the file is cut short: %w", gz.decompressed, ErrMalformed)
+	}
+	return d, nil
+}
+
+// decodeStream is [decode] on an uncompressed stream. available is the number of
+// bytes r holds, or -1 when that is not known.
+func decodeStream(r io.Reader, available int64) (*decoded, error) {
 	headerBytes := make([]byte, headerSize)
 	if n, err := io.ReadFull(r, headerBytes); err != nil {
 		return nil, fmt.Errorf("header: read %d of %d bytes (%v): %w", n, headerSize, err, ErrMalformed)
@@ -232,9 +255,7 @@ func readUpTo(r io.Reader, n int64) ([]byte, error) {
 		if err == io.EOF {
 			break
 		}
-		// Bytes after a complete volume are ignored, as nibabel does. Junk after the
-		// gzip member that holds the data makes the gzip reader fail only there, after
-		// it has checked the member's CRC.
+		// Bytes after a complete volume are ignored, as nibabel does.
 		if int64(len(buf)) >= n {
 			break
 		}

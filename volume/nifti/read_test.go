@@ -193,7 +193,15 @@ func TestReadRejects(t *testing.T) {
 			return b
 		}, ErrUnsupported, "the first at index (0, 0, 0) with value 1e+300"},
 		{"bad spatial unit", "int16_le.nii", func(b []byte) []byte { b[123] = 5; return b }, ErrMalformed, "xyzt_units spatial code is 5"},
-		{"quaternion too long", "qform_only.nii", func(b []byte) []byte { return putF32(260, 0.9)(putF32(256, 0.9)(b)) }, ErrMalformed, "is not a rotation"},
+		{"quaternion too long", "qform_only.nii", func(b []byte) []byte { return putF32(260, 0.9)(putF32(256, 0.9)(b)) }, ErrMalformed, "(0.9, 0.9, 0.25881904) has b²+c²+d² = 1.68699 > 1, so it is not a rotation"},
+		{"NaN quaternion", "qform_only.nii", putF32(256, float32(math.NaN())), ErrMalformed, "qform transform (qform_code 1): quatern_b is NaN, want a finite number"},
+		{"infinite quaternion", "qform_only.nii", putF32(260, float32(math.Inf(1))), ErrMalformed, "quatern_c is +Inf"},
+		{"NaN qoffset", "qform_only.nii", putF32(272, float32(math.NaN())), ErrMalformed, "qoffset_y is NaN"},
+		{"NaN spacing in qform", "qform_only.nii", putF32(80, float32(math.NaN())), ErrMalformed, "qform transform (qform_code 1): pixdim[1] (voxel size along axis 0) is NaN"},
+		{"zero spacing in qform", "qform_only.nii", putF32(88, 0), ErrMalformed, "pixdim[3] (voxel size along axis 2) is 0"},
+		{"NaN spacing without transforms", "pixdim_only.nii", putF32(84, float32(math.NaN())), ErrMalformed, "pixdim transform (qform_code and sform_code 0): pixdim[2] (voxel size along axis 1) is NaN"},
+		{"infinite spacing without transforms", "pixdim_only.nii", putF32(80, float32(math.Inf(-1))), ErrMalformed, "pixdim[1] (voxel size along axis 0) is -Inf"},
+		{"NaN sform", "int16_le.nii", putF32(300, float32(math.NaN())), ErrMalformed, "sform transform (sform_code 2): srow_y[1] is NaN"},
 		{"sheared sform", "int16_le.nii", putF32(284, 0.5), ErrUnsupported, "sform transform: sheared"},
 		{"zero sform column", "int16_le.nii", func(b []byte) []byte {
 			for _, off := range []int{280, 296, 312} {
@@ -222,6 +230,9 @@ func TestReadRejects(t *testing.T) {
 				}
 				if err == nil {
 					t.Fatalf("read succeeded (from file: %v), want error containing %q", viaFile, tc.message)
+				}
+				if viaFile && !strings.Contains(err.Error(), "case.nii") {
+					t.Errorf("error %q does not name the file case.nii", err)
 				}
 				if !errors.Is(err, tc.kind) {
 					t.Errorf("error %q (from file: %v) does not wrap %v", err, viaFile, tc.kind)
@@ -334,5 +345,194 @@ func TestReadIgnoresJunkAfterGzipMember(t *testing.T) {
 		if got.Voxels[i] != want {
 			t.Fatalf("voxel %d = %g, want %g", i, got.Voxels[i], want)
 		}
+	}
+}
+
+// gzipStored compresses b with stored (uncompressed) deflate blocks. Byte n of b then
+// sits at byte 15+n of the result, after the 10-byte gzip header and the 5-byte
+// header of the first stored block, as long as b is under 65535 bytes.
+func gzipStored(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.NoCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+func TestReadCorruptGzip(t *testing.T) {
+	plain := fixtureBytes(t, "int16_le.nii", func(b []byte) []byte { return b })
+	flip := func(z []byte, n int) []byte { z = bytes.Clone(z); z[n] ^= 0x5a; return z }
+	cases := []struct {
+		name    string
+		content []byte
+		message string
+	}{
+		// Stored blocks inflate damaged bytes without a flate error, so only the
+		// CRC-32 at the end of the member shows the damage.
+		{"damaged magic in stored block", flip(gzipStored(t, plain), 15+344), "gzip stream is corrupt after 400 decompressed bytes (gzip: invalid checksum)"},
+		{"damaged voxel in stored block", flip(gzipStored(t, plain), 15+360), "gzip stream is corrupt after 400 decompressed bytes (gzip: invalid checksum)"},
+		{"damaged deflate data", flip(gzipped(plain), 20), "gzip stream is corrupt after"},
+		{"damaged CRC-32", flip(gzipped(plain), len(gzipped(plain))-6), "(gzip: invalid checksum)"},
+		{"missing CRC-32 and length", gzipped(plain)[:len(gzipped(plain))-8], "gzip stream ends after 400 decompressed bytes, before its CRC-32, so the file is cut short"},
+		{"unknown gzip compression method", func() []byte { z := gzipped(plain); z[2] = 7; return z }(), "gzip header is invalid (gzip: invalid header)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "damaged.nii.gz")
+			if err := os.WriteFile(path, tc.content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := Read(path)
+			if err == nil {
+				t.Fatalf("read succeeded, want error containing %q", tc.message)
+			}
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("error %q does not wrap ErrMalformed", err)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("error %q, want it to contain %q", err, tc.message)
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file %s", err, path)
+			}
+			if strings.Contains(strings.ReplaceAll(err.Error(), path, ""), "magic") {
+				t.Errorf("error %q blames the magic string, want the gzip damage", err)
+			}
+			if _, _, err := ReadMask(path); err == nil || !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("ReadMask error %v, want one containing %q", err, tc.message)
+			}
+		})
+	}
+}
+
+// TestReadGzipMembers checks that data split over two gzip members is read whole, as
+// gzip -d and nibabel read it.
+func TestReadGzipMembers(t *testing.T) {
+	want, _, err := Read(filepath.Join("testdata", "int16_le.nii"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := fixtureBytes(t, "int16_le.nii", func(b []byte) []byte { return b })
+	two := append(gzipped(plain[:200]), gzipped(plain[200:])...)
+	got, _, err := decodeVolume(bytes.NewReader(two))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range want.Voxels {
+		if got.Voxels[n] != want.Voxels[n] {
+			t.Fatalf("voxel %d = %v, want %v", n, got.Voxels[n], want.Voxels[n])
+		}
+	}
+}
+
+// TestReadNegativeSpacing reads the fixtures with pixdim (2, -2, 5). The affines are
+// checked against nibabel's by TestReadFixtures, and this test states the grid.
+func TestReadNegativeSpacing(t *testing.T) {
+	cos, sin := math.Cos(math.Pi/6), math.Sin(math.Pi/6)
+	cases := []struct {
+		name string
+		axes [3]volume.Vec3
+	}{
+		// sform columns (2, 0, 0), (0, -2, 0), (0, 0, 5) in RAS: j runs to anterior,
+		// which is -P in LPS.
+		{"negative_pixdim_sform.nii", [3]volume.Vec3{{-1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
+		// Method 1, x = pixdim[1]*i and so on, with the same signs as the sform case.
+		{"negative_pixdim_only.nii", [3]volume.Vec3{{-1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
+		// A qform rotated 30 degrees about z: the sign of pixdim[2] is ignored.
+		{"negative_pixdim_qform.nii", [3]volume.Vec3{{-cos, -sin, 0}, {sin, -cos, 0}, {0, 0, 1}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v, h, err := Read(filepath.Join("testdata", tc.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Pixdim[2] != -2 {
+				t.Fatalf("pixdim[2] = %g, want the stored -2", h.Pixdim[2])
+			}
+			if v.SpacingMM != (volume.Vec3{2, 2, 5}) {
+				t.Errorf("SpacingMM = %v, want [2 2 5]", v.SpacingMM)
+			}
+			for a := 0; a < 3; a++ {
+				for c := 0; c < 3; c++ {
+					if math.Abs(v.AxesLPS[a][c]-tc.axes[a][c]) > 1e-6 {
+						t.Errorf("AxesLPS[%d] = %v, want %v", a, v.AxesLPS[a], tc.axes[a])
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestReadSlopeZero checks that scl_slope 0 leaves the stored values unscaled, even
+// with a non-zero scl_inter.
+func TestReadSlopeZero(t *testing.T) {
+	path := filepath.Join("testdata", "slope_zero_int16.nii")
+	v, h, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.SclSlope != 0 || h.SclInter != 100 {
+		t.Fatalf("scl_slope, scl_inter = %g, %g, want the fixture's 0, 100", h.SclSlope, h.SclInter)
+	}
+	raw := fixtureBytes(t, "slope_zero_int16.nii", func(b []byte) []byte { return b })
+	for n := range v.Voxels {
+		stored := int16(binary.LittleEndian.Uint16(raw[352+2*n:]))
+		if v.Voxels[n] != float32(stored) {
+			t.Fatalf("voxel %d = %v, want the stored %d", n, v.Voxels[n], stored)
+		}
+	}
+}
+
+// TestReadNaNInf checks that a float32 file with NaN and infinite voxels is rejected
+// with the file, the count and the first voxel in the message.
+func TestReadNaNInf(t *testing.T) {
+	path := filepath.Join("testdata", "nan_inf_float32.nii")
+	_, _, err := Read(path)
+	if err == nil {
+		t.Fatal("read succeeded, want an error for the NaN and infinite voxels")
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the file", err)
+	}
+	if !errors.Is(err, ErrUnsupported) {
+		t.Errorf("error %q does not wrap ErrUnsupported", err)
+	}
+	want := "3 voxels are NaN or infinite as float32, the first at index (1, 2, 0) with value NaN"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want it to contain %q", err, want)
+	}
+}
+
+// TestReadFixturesGzipped reads every uncompressed fixture again after gzip
+// compression, so each datatype is also read from a .nii.gz file.
+func TestReadFixturesGzipped(t *testing.T) {
+	for name, want := range loadFixtures(t) {
+		if strings.HasSuffix(name, ".gz") {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name+".gz")
+			if err := os.WriteFile(path, gzipped(fixtureBytes(t, name, func(b []byte) []byte { return b })), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			v, _, err := Read(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAffineDifference(v.AffineLPS(), affineLPSFromRAS(want.AffineRASMM)); d > 1e-4 {
+				t.Errorf("affine differs from nibabel's by %g mm", d)
+			}
+			for n, value := range want.Values {
+				if v.Voxels[n] != float32(value) {
+					t.Fatalf("voxel %d = %v, want %v", n, v.Voxels[n], float32(value))
+				}
+			}
+		})
 	}
 }

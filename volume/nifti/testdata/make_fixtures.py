@@ -48,8 +48,13 @@ def patch(name, offset, fmt, value):
         raw = bytearray(f.read())
     order = '<' if struct.unpack('<i', raw[0:4])[0] == 348 else '>'
     struct.pack_into(order + fmt, raw, offset, *value)
-    with opener(name, 'wb') as f:
-        f.write(bytes(raw))
+    if name.endswith('.gz'):
+        # mtime 0 keeps the compressed bytes the same from one run to the next.
+        with open(name, 'wb') as f, gzip.GzipFile(fileobj=f, mode='wb', mtime=0) as z:
+            z.write(bytes(raw))
+    else:
+        with open(name, 'wb') as f:
+            f.write(bytes(raw))
 
 
 def record(name, affine=None):
@@ -114,6 +119,42 @@ record('dim4_of_1.nii')
 # A uint16 label file with labels 0, 1 and 2, as some KiTS19 masks are stored.
 save('labels_uint16.nii.gz', ints(np.uint16, 0, 2), '<', LAS, 1, LAS, 1)
 record('labels_uint16.nii.gz')
+
+# pixdim (2, -2, 5) with an sform of the same signs and no qform: the reader folds the
+# negative step into the direction of the second axis, as nibabel's affine does.
+NEGATIVE_Y = np.array([[2.0, 0, 0, -30.0], [0, -2.0, 0, 40.0], [0, 0, 5.0, -100.0], [0, 0, 0, 1]])
+save('negative_pixdim_sform.nii', ints(np.int16, -1000, 1000), '<', None, 0, NEGATIVE_Y, 1)
+patch('negative_pixdim_sform.nii', 76, '4f', (1.0, 2.0, -2.0, 5.0))
+record('negative_pixdim_sform.nii')
+
+# The same pixdim with both codes 0. The Go reader puts voxel 0 at the origin with
+# steps of pixdim along x, y and z, so the second axis points to -y. nibabel agrees
+# about that axis and the third, but centres the volume and flips x.
+save('negative_pixdim_only.nii', ints(np.int16, -1000, 1000), '<', None, 0, None, 0)
+patch('negative_pixdim_only.nii', 76, '4f', (1.0, 2.0, -2.0, 5.0))
+record('negative_pixdim_only.nii', affine=np.diag([2.0, -2.0, 5.0, 1.0]))
+
+# The same pixdim in a rotated qform with no sform. nibabel takes the absolute value of
+# pixdim when it loads the header, and the Go reader ignores the sign in a qform too.
+rotated = np.eye(4)
+rotated[:3, :3] = rot @ np.diag([2.0, 2.0, 5.0])
+rotated[:3, 3] = [12.0, -8.0, 60.0]
+save('negative_pixdim_qform.nii', ints(np.int16, -1000, 1000), '<', rotated, 1, None, 0)
+patch('negative_pixdim_qform.nii', 80, '3f', (2.0, -2.0, 5.0))
+record('negative_pixdim_qform.nii')
+
+# scl_slope 0 with scl_inter 100: a slope of 0 means the values are not scaled at all.
+save('slope_zero_int16.nii', ints(np.int16, -1000, 1000), '<', LAS, 1, LAS, 2)
+patch('slope_zero_int16.nii', 112, 'ff', (0.0, 100.0))
+record('slope_zero_int16.nii')
+
+# float32 with one NaN, one +Inf and one -Inf. The Go reader rejects this file, so it
+# has no entry in expected.json; reader_test.go asserts the error instead.
+bad = rng.normal(0, 500, size=SHAPE).astype(np.float32)
+bad[1, 2, 0] = np.nan
+bad[3, 0, 1] = np.inf
+bad[0, 1, 1] = -np.inf
+save('nan_inf_float32.nii', bad, '<', LAS, 1, LAS, 2)
 
 with open('expected.json', 'w') as f:
     json.dump(expected, f, indent=1)
