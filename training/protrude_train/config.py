@@ -52,6 +52,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-7
     gradient_clip_norm: float = 12.0
+    protrusion_dataset_size: int = 10_000  # synthetic PDN samples, each fixed by (seed, index)
     label_smoothing: float = 0.1  # PDN targets become 0.05 / 0.95 for 0.1
     kidney_patch_fraction: float = 0.5  # base patches centred on a kidney voxel
     tumor_patch_fraction: float = 0.2  # base patches centred on a tumor voxel; the rest anywhere in the body

@@ -101,17 +101,25 @@ class PhantomPatchSampler:
 
 
 class ProtrusionSampler:
-    """Draws synthetic PDN samples from tumor-free kidneys and tumor shapes."""
+    """Draws random samples of the synthetic PDN dataset (protrusion_data.ProtrusionDataset)."""
 
-    def __init__(self, library: kits.ShapeLibrary, rng: np.random.Generator):
+    def __init__(self, library: kits.ShapeLibrary, rng: np.random.Generator, seed: int = 0,
+                 size: int = protrusion_data.DEFAULT_DATASET_SIZE):
         self.kidneys, self.tumors = protrusion_data.shapes_for_pdn(library)
         self.rng = rng
+        self.seed = seed
+        self.size = size
+        self.datasets: dict[int, protrusion_data.ProtrusionDataset] = {}
 
     def sample(self, batch_size: int, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (soft kidney maps [B,1,P,P,P], protrusion targets [B,1,P,P,P])."""
+        if patch_size not in self.datasets:
+            self.datasets[patch_size] = protrusion_data.ProtrusionDataset(self.kidneys, self.tumors, self.seed,
+                                                                          patch_size, self.size)
+        dataset = self.datasets[patch_size]
         inputs, targets = [], []
         for _ in range(batch_size):
-            sample = protrusion_data.make_sample(self.kidneys, self.tumors, self.rng, patch_size)
+            sample = dataset[int(self.rng.integers(len(dataset)))]
             inputs.append(sample.soft_input[None])
             targets.append(sample.target[None].astype(np.float32))
         return torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets))

@@ -48,6 +48,14 @@ class ProtrusionSample:
     soft_input: np.ndarray  # float32 in [0, 1], imitation kidney probability
     target: np.ndarray  # bool, protruded part of the tumor
     union: np.ndarray  # bool, kidney or tumor before softening
+    # The acceptance quantities on the whole masks, before cropping (0 for negatives):
+    # sum(k*t)/sum(k) and sum(t*(1-k))/sum(t).
+    kidney_overlap: float = 0.0
+    protruded_fraction: float = 0.0
+
+
+# Size of the synthetic PDN dataset: sample i is always the same for a given seed.
+DEFAULT_DATASET_SIZE = 10_000
 
 
 def place_tumor(kidney: np.ndarray, tumor: np.ndarray, rng: np.random.Generator,
@@ -128,8 +136,31 @@ def make_sample(kidneys: list[np.ndarray], tumors: list[np.ndarray], rng: np.ran
         centre = np.asarray(ndimage.center_of_mass(protruded)) + rng.integers(-patch_size // 4, patch_size // 4 + 1, 3)
         union = _crop(k | t, centre, patch_size)
         target = _crop(protruded, centre, patch_size)
-        return ProtrusionSample(soften(union, rng), target, union)
+        return ProtrusionSample(soften(union, rng), target, union, float((k & t).sum() / k.sum()),
+                                float(protruded.sum() / t.sum()))
     raise RuntimeError(f"no accepted kidney/tumor placement in {max_tries} tries")
+
+
+class ProtrusionDataset:
+    """A fixed-size synthetic PDN dataset, generated on the fly.
+
+    Sample i comes from a generator seeded with (seed, i), so the same index always
+    gives the same sample, whatever was drawn before.
+    """
+
+    def __init__(self, kidneys: list[np.ndarray], tumors: list[np.ndarray], seed: int, patch_size: int,
+                 size: int = DEFAULT_DATASET_SIZE):
+        self.kidneys, self.tumors = kidneys, tumors
+        self.seed, self.patch_size, self.size = seed, patch_size, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> ProtrusionSample:
+        if not 0 <= index < self.size:
+            raise IndexError(f"sample {index} is outside 0..{self.size - 1}")
+        rng = np.random.default_rng([self.seed, index])
+        return make_sample(self.kidneys, self.tumors, rng, self.patch_size)
 
 
 def _crop(mask: np.ndarray, centre, size: int) -> np.ndarray:

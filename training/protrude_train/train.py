@@ -221,7 +221,8 @@ def train(run: Run) -> dict[str, nets.UNet3D]:
     # Stage 2: protuberance detection network on synthetic unions.
     pdn_stage = config.protuberance
     pdn_rng = np.random.default_rng([config.seed, 2])
-    protrusion_sampler = data.ProtrusionSampler(library, pdn_rng)
+    protrusion_sampler = data.ProtrusionSampler(library, pdn_rng, seed=config.seed,
+                                                size=config.protrusion_dataset_size)
 
     def pdn_loss(modules, batch):
         soft, target = batch

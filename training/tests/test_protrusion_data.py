@@ -71,3 +71,30 @@ def test_make_sample_negative_has_empty_target():
     sample = protrusion_data.make_sample(kidneys, [shapes.ellipsoid((8, 8, 8))], rng, 32, negative_probability=1.0)
     assert not sample.target.any()
     assert sample.union.any()
+
+
+def test_every_dataset_sample_meets_both_conditions(small_library):
+    kidneys, tumors = protrusion_data.shapes_for_pdn(small_library)
+    dataset = protrusion_data.ProtrusionDataset(kidneys, tumors, seed=5, patch_size=48, size=10_000)
+    assert len(dataset) == 10_000
+    for index in range(0, 10_000, 500):  # 20 samples spread over the dataset
+        sample = dataset[index]
+        if not sample.target.any() and sample.protruded_fraction == 0.0:
+            continue  # a tumor-free negative sample
+        assert sample.kidney_overlap <= protrusion_data.MAX_KIDNEY_OVERLAP, index
+        assert sample.protruded_fraction >= protrusion_data.MIN_PROTRUDED_FRACTION, index
+        assert not (sample.target & ~sample.union).any()
+
+
+def test_dataset_samples_are_fixed_by_seed_and_index():
+    kidneys = [np.pad(shapes.ellipsoid((40, 20, 15)), 4)]
+    tumors = [shapes.ellipsoid((8, 8, 8)), shapes.ellipsoid((12, 9, 7))]
+    first = protrusion_data.ProtrusionDataset(kidneys, tumors, seed=1, patch_size=32, size=100)
+    second = protrusion_data.ProtrusionDataset(kidneys, tumors, seed=1, patch_size=32, size=100)
+    other_seed = protrusion_data.ProtrusionDataset(kidneys, tumors, seed=2, patch_size=32, size=100)
+    _ = second[7]  # drawing another index first changes nothing
+    np.testing.assert_array_equal(first[3].soft_input, second[3].soft_input)
+    np.testing.assert_array_equal(first[3].target, second[3].target)
+    assert not np.array_equal(first[3].soft_input, other_seed[3].soft_input)
+    with pytest.raises(IndexError):
+        first[100]

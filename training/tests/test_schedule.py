@@ -40,3 +40,16 @@ def test_schedule_rejects_bad_arguments():
         learning_rate(0, 10, warmup_fraction=1.0)
     assert not math.isnan(learning_rate(5, 10, warmup_fraction=0.0))
 
+
+
+@pytest.mark.parametrize("warmup_fraction,expected", [
+    # Base and joint stages: warm-up over 30 % of steps.
+    (0.3, {0.0: 1e-4, 0.1: 1e-4 + (0.1 - 1e-4) / 3, 0.3: 0.1, 1.0: 0.0}),
+    # PDN: warm-up over 10 %; at 30 % the cosine has run 0.2 / 0.9 of its course.
+    (0.1, {0.0: 1e-4, 0.1: 0.1, 0.3: 0.05 * (1 + math.cos(math.pi * 0.2 / 0.9)), 1.0: 0.0}),
+])
+def test_schedule_at_0_10_30_100_percent(warmup_fraction, expected):
+    total = 10_000
+    for fraction, rate in expected.items():
+        assert learning_rate(int(fraction * total), total, warmup_fraction=warmup_fraction) == \
+            pytest.approx(rate, abs=1e-9), fraction
