@@ -167,3 +167,13 @@ func putSample(out []byte, n int, bytesPerSample int, v int32) {
 		binary.LittleEndian.PutUint32(out[4*n:], uint32(v))
 	}
 }
+
+// String describes the format for messages, such as "512 × 512 × 16 bits (12
+// stored, signed)".
+func (f Format) String() string {
+	sign := "unsigned"
+	if f.PixelRepresentation == 1 {
+		sign = "signed"
+	}
+	return fmt.Sprintf("%d × %d × %d bits (%d stored, %s)", f.Rows, f.Columns, f.BitsAllocated, f.BitsStored, sign)
+}
