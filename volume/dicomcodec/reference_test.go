@@ -335,3 +335,84 @@ func TestEncodedCTMatchesReferees(t *testing.T) {
 		})
 	}
 }
+
+// TestJPEG2000SignednessFollowsHeader decodes JPEG 2000 frames whose codestream
+// signedness disagrees with PixelRepresentation and requires the header to win:
+// the decoded bits are read as PixelRepresentation says. The files are made from a
+// CT slice with negative samples by gdcmconv, with dcmodify changing
+// PixelRepresentation before or after compression.
+func TestJPEG2000SignednessFollowsHeader(t *testing.T) {
+	source := filepath.Join(sharedData, "dicom", "real_ncct_series", "IM0000.dcm")
+	requirePath(t, source)
+	gdcmconv, err := exec.LookPath("gdcmconv")
+	if err != nil {
+		t.Skip("skipping: gdcmconv is not installed (apt package libgdcm-tools)")
+	}
+	dcmodify, err := exec.LookPath("dcmodify")
+	if err != nil {
+		t.Skip("skipping: dcmodify is not installed (apt package dcmtk)")
+	}
+	original, originalFile := decodeFileValues(t, source)
+	if originalFile.format.PixelRepresentation != 1 || slices.Min(original) >= 0 {
+		t.Fatalf("source has PixelRepresentation %d and minimum %d, want signed samples with negative values", originalFile.format.PixelRepresentation, slices.Min(original))
+	}
+	run := func(command string, args ...string) {
+		t.Helper()
+		if output, err := exec.Command(command, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %v failed: %v\n%s", filepath.Base(command), args, err, output)
+		}
+	}
+	setPixelRepresentation := func(path string, value int) {
+		run(dcmodify, "--no-backup", "--modify", fmt.Sprintf("(0028,0103)=%d", value), path)
+	}
+	dir := t.TempDir()
+
+	// Signed samples coded as an unsigned codestream, then labelled signed again.
+	unsignedCopy := filepath.Join(dir, "unsigned.dcm")
+	unsignedCodestream := filepath.Join(dir, "unsigned_codestream.dcm")
+	content, err := os.ReadFile(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(unsignedCopy, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	setPixelRepresentation(unsignedCopy, 0)
+	run(gdcmconv, "--j2k", unsignedCopy, unsignedCodestream)
+	setPixelRepresentation(unsignedCodestream, 1)
+
+	// Signed samples coded as a signed codestream, then labelled unsigned.
+	signedCodestream := filepath.Join(dir, "signed_codestream.dcm")
+	run(gdcmconv, "--j2k", source, signedCodestream)
+	setPixelRepresentation(signedCodestream, 0)
+
+	asUnsigned := make([]int64, len(original))
+	for n, v := range original {
+		asUnsigned[n] = v & 0xffff
+	}
+	cases := []struct {
+		name       string
+		path       string
+		codestream byte // the Ssiz sign bit the codestream must have
+		want       []int64
+	}{
+		{"unsigned codestream, signed header", unsignedCodestream, 0, original},
+		{"signed codestream, unsigned header", signedCodestream, 0x80, asUnsigned},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := readDICOMFile(t, tc.path)
+			siz := bytes.Index(file.frame, []byte{0xff, 0x51})
+			if siz < 0 || len(file.frame) < siz+42 {
+				t.Fatal("the codestream has no SIZ segment")
+			}
+			if sign := file.frame[siz+40] & 0x80; sign != tc.codestream {
+				t.Fatalf("codestream sign bit is %#x, want %#x", sign, tc.codestream)
+			}
+			got, _ := decodeFileValues(t, tc.path)
+			if differing, maxDifference, err := compareValues(got, tc.want); err != nil || differing != 0 {
+				t.Errorf("%d samples differ, by up to %d (%v)", differing, maxDifference, err)
+			}
+		})
+	}
+}
