@@ -13,6 +13,16 @@ import (
 
 // decodeJPEGLS decodes a JPEG-LS lossless or near-lossless frame with CharLS.
 func decodeJPEGLS(frame []byte, f Format) ([]byte, error) {
+	// CharLS 2.4.1 (Debian 12) can spend tens of seconds on a stream cut short
+	// before it fails, so a stream without its end-of-image marker is rejected here.
+	// NOTE: a corrupt stream that keeps its EOI marker may still take that long;
+	// CharLS fixed an endless loop on invalid input in a later release (pull request
+	// 334, September 2024).
+	if !endsWithEOI(frame) {
+		return nil, fmt.Errorf("%s JPEG-LS stream of %d bytes does not end with the EOI marker FFD9 (last bytes % x), so it is truncated: %w",
+			fieldPixelData, len(frame), frame[max(0, len(frame)-4):], ErrMalformed)
+	}
+
 	decoder := C.charls_jpegls_decoder_create()
 	if decoder == nil {
 		return nil, fmt.Errorf("%s JPEG-LS frame: CharLS could not create a decoder (out of memory)", fieldPixelData)
@@ -81,4 +91,15 @@ func decodeJPEGLS(frame []byte, f Format) ([]byte, error) {
 func charlsError(step string, frameBytes int, code C.charls_jpegls_errc) error {
 	return fmt.Errorf("%s JPEG-LS frame of %d bytes: CharLS failed while %s: error %d, %s: %w",
 		fieldPixelData, frameBytes, step, int(code), C.GoString(C.charls_get_error_message(code)), ErrMalformed)
+}
+
+// endsWithEOI reports whether a JPEG or JPEG-LS stream ends with the end-of-image
+// marker FFD9, allowing one byte that pads a DICOM fragment to an even length: 0x00
+// as the standard asks, or 0xFF as some writers add.
+func endsWithEOI(frame []byte) bool {
+	end := len(frame)
+	if end > 0 && (frame[end-1] == 0x00 || frame[end-1] == 0xff) {
+		end--
+	}
+	return end >= 2 && frame[end-2] == 0xff && frame[end-1] == 0xd9
 }

@@ -289,7 +289,9 @@ func TestEncodedCTMatchesReferees(t *testing.T) {
 		{"JPEG lossless predictor 6", "dcmcjpeg", []string{"+el", "+sv", "6"}, JPEGLossless, true, gdcmRaw, 0},
 		{"JPEG-LS lossless", "dcmcjpls", []string{"+el"}, JPEGLSLossless, true, gdcmRaw, 0},
 		{"JPEG 2000 lossless", "gdcmconv", []string{"--j2k"}, JPEG2000Lossless, true, gdcmRaw, 0},
-		{"JPEG 2000 lossy", "gdcmconv", []string{"--j2k", "--lossy", "-q", "40"}, JPEG2000, false, gdcmRaw, 0},
+		// GDCM 3.0.21's --lossy -q 40 writes a codestream that decodes to noise, so
+		// the compression ratio is set instead.
+		{"JPEG 2000 lossy", "gdcmconv", []string{"--j2k", "--lossy", "-r", "10"}, JPEG2000, false, gdcmRaw, 0},
 		{"JPEG extended 12-bit", "dcmcjpeg", []string{"+ee", "+q", "80"}, JPEGExtended, false, gdcmRaw, 0},
 		// Go's image/jpeg and libjpeg round the inverse DCT differently, so a few
 		// samples differ by 1 (240 of 16384 when this test was written).
