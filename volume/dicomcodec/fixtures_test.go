@@ -202,7 +202,7 @@ func TestSplitFrames(t *testing.T) {
 		{"one frame joins fragments", JPEG2000, [][]byte{{1, 2}, {3}}, 1, [][]byte{{1, 2, 3}}, ""},
 		{"one fragment per frame", RLELossless, [][]byte{{1}, {2}}, 2, [][]byte{{1}, {2}}, ""},
 		{"JPEG frames split over fragments", JPEGLosslessSV1, [][]byte{jpegA, {9}, jpegB, {8, 7}}, 2, [][]byte{{0xff, 0xd8, 1, 2, 9}, {0xff, 0xd8, 3, 8, 7}}, ""},
-		{"RLE frames split over fragments", RLELossless, [][]byte{{1}, {2}, {3}}, 2, nil, "cannot be told apart without the basic offset table"},
+		{"RLE frames split over fragments", RLELossless, [][]byte{{1}, {2}, {3}}, 2, nil, "RLE frames split over several fragments cannot be separated"},
 		{"fewer fragments than frames", JPEGBaseline, [][]byte{jpegA}, 2, nil, "has 1 fragments, fewer than NumberOfFrames (0028,0008) 2"},
 		{"signatures disagree with frame count", JPEGBaseline, [][]byte{jpegA, {1}, {2}}, 2, nil, "has 3 fragments that start 1 codestreams, but NumberOfFrames (0028,0008) is 2"},
 		{"no fragments", JPEGBaseline, nil, 1, nil, "has no fragments after the basic offset table"},

@@ -41,7 +41,7 @@ func SplitFrames(syntaxUID string, fragments [][]byte, numberOfFrames int) ([][]
 	}
 
 	if syntaxUID == RLELossless {
-		return nil, fmt.Errorf("%s has %d RLE fragments for NumberOfFrames (0028,0008) %d, and frames split over fragments cannot be told apart without the basic offset table: %w",
+		return nil, fmt.Errorf("%s has %d RLE fragments for NumberOfFrames (0028,0008) %d, but RLE frames split over several fragments cannot be separated because the basic offset table is not read, so convert the file with one fragment per frame: %w",
 			fieldPixelData, len(fragments), numberOfFrames, ErrUnsupported)
 	}
 	var frames [][]byte

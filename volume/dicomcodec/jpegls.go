@@ -95,7 +95,7 @@ func charlsError(step string, frameBytes int, code C.charls_jpegls_errc) error {
 
 // endsWithEOI reports whether a JPEG or JPEG-LS stream ends with the end-of-image
 // marker FFD9, allowing one byte that pads a DICOM fragment to an even length: 0x00
-// as the standard asks, or 0xFF as some writers add.
+// as the standard requires, or 0xFF as some writers add.
 func endsWithEOI(frame []byte) bool {
 	end := len(frame)
 	if end > 0 && (frame[end-1] == 0x00 || frame[end-1] == 0xff) {

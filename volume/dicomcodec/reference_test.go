@@ -340,7 +340,7 @@ func TestEncodedCTMatchesReferees(t *testing.T) {
 
 // TestJPEG2000SignednessFollowsHeader decodes JPEG 2000 frames whose codestream
 // signedness disagrees with PixelRepresentation and requires the header to win:
-// the decoded bits are read as PixelRepresentation says. The files are made from a
+// the decoded bits are read as PixelRepresentation defines. The files are made from a
 // CT slice with negative samples by gdcmconv, with dcmodify changing
 // PixelRepresentation before or after compression.
 func TestJPEG2000SignednessFollowsHeader(t *testing.T) {
