@@ -155,8 +155,8 @@ func Decode(syntaxUID string, frame []byte, f Format) ([]byte, error) {
 	return decode(frame, f)
 }
 
-// putSample stores the low f.BitsAllocated bits of v, two's complement, as sample n
-// of out.
+// putSample stores the low 8 × bytesPerSample bits of v, two's complement, as
+// sample n of out, little endian.
 func putSample(out []byte, n int, bytesPerSample int, v int32) {
 	switch bytesPerSample {
 	case 1:
