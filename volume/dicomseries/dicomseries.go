@@ -1,6 +1,5 @@
-// Package dicomseries reads a folder holding one uncompressed CT series of
-// single-frame DICOM files into a [volume.Volume] of Hounsfield units in LPS patient
-// space.
+// Package dicomseries reads a folder holding one CT series of single-frame DICOM
+// files into a [volume.Volume] of Hounsfield units in LPS patient space.
 //
 // # Geometry
 //
@@ -21,6 +20,7 @@
 //
 // # Pixels
 //
+// Package dicomcodec first decodes compressed pixel data to native samples.
 // Samples are read from the low BitsStored bits. When PixelRepresentation is 1 they
 // are sign-extended from BitsStored bits, because github.com/suyashkumar/dicom
 // v1.1.0 returns native samples unsigned. Each slice's RescaleSlope and
@@ -30,7 +30,7 @@
 //
 // Errors wrap [ErrMalformed] when a file breaks the standard or the series is
 // inconsistent. They wrap [ErrUnsupported] when the series is valid but not handled:
-// compressed transfer syntaxes (JPEG, JPEG-LS, JPEG 2000, RLE), multi-frame images,
+// transfer syntaxes that package dicomcodec does not decode, multi-frame images,
 // colour images, a folder with more than one series, gantry tilt and slice spacing
 // that varies by more than 1%. Files without the "DICM" marker at byte 128, such
 // as DICOM files lacking a file meta header, are skipped.

@@ -46,7 +46,7 @@ func TestCheckElementLengths(t *testing.T) {
 			s.transferSyntax = "1.2.840.10008.1.2.4.50"
 			s.replace = []rawElement{{tag: tag.PixelData, vr: "OB", value: encapsulated, undefinedLength: true}}
 			return s.encode()
-		}, ErrUnsupported, "1.2.840.10008.1.2.4.50 (JPEG Baseline"},
+		}, ErrMalformed, "PixelData (7fe0,0010) JPEG stream does not start with the SOI marker FFD8 (first bytes 08 00 60 00)"},
 		{"header cut short", func() []byte {
 			b := newSliceSpec(0).encode()
 			return b[:len(b)-len(newSliceSpec(0).stored)*2-9]

@@ -12,6 +12,7 @@ import (
 	"github.com/suyashkumar/dicom/pkg/uid"
 
 	"protrude/volume"
+	"protrude/volume/dicomcodec"
 )
 
 // nativeTransferSyntaxes are the transfer syntaxes whose pixel data this package
@@ -53,6 +54,9 @@ type slice struct {
 	rescaleIntercept    float64
 	hasRescale          bool
 
+	transferSyntax string
+	// byteOrder is the byte order of pixelData, which holds native samples also
+	// for a compressed transfer syntax, decoded by readPixelData.
 	byteOrder binary.ByteOrder
 	pixelData []byte
 }
@@ -93,12 +97,10 @@ func sliceFromDataset(ds *dicom.Dataset) (*slice, error) {
 	if err != nil {
 		return nil, err
 	}
-	order, ok := nativeTransferSyntaxes[syntax]
-	if !ok {
-		return nil, fmt.Errorf("%s is %s, a compressed transfer syntax; only uncompressed (native) pixel data are read, so decompress the series first (for example with gdcmconv --raw): %w",
-			elementName(tag.TransferSyntaxUID), transferSyntaxName(syntax), ErrUnsupported)
+	if s.byteOrder, err = pixelByteOrder(syntax); err != nil {
+		return nil, err
 	}
-	s.byteOrder = order
+	s.transferSyntax = syntax
 
 	if s.seriesUID, err = elementString(ds, tag.SeriesInstanceUID); err != nil {
 		return nil, err
@@ -251,6 +253,14 @@ func (s *slice) readPixelData(ds *dicom.Dataset) error {
 	if !ok {
 		return fmt.Errorf("%s has value type %v: %w", elementName(tag.PixelData), e.Value.ValueType(), ErrMalformed)
 	}
+	if _, native := nativeTransferSyntaxes[s.transferSyntax]; !native {
+		frames, err := decodeFrames(s.transferSyntax, info, 1, s.codecFormat())
+		if err != nil {
+			return err
+		}
+		s.pixelData = frames[0]
+		return nil
+	}
 	if info.IsEncapsulated {
 		return fmt.Errorf("%s is encapsulated (compressed) although the transfer syntax is native: %w", elementName(tag.PixelData), ErrMalformed)
 	}
@@ -261,6 +271,18 @@ func (s *slice) readPixelData(ds *dicom.Dataset) error {
 	}
 	s.pixelData = info.UnprocessedValueData[:need]
 	return nil
+}
+
+// codecFormat returns the pixel description that package dicomcodec needs.
+func (s *slice) codecFormat() dicomcodec.Format {
+	return dicomcodec.Format{
+		Rows:                s.rows,
+		Columns:             s.columns,
+		SamplesPerPixel:     1,
+		BitsAllocated:       s.bitsAllocated,
+		BitsStored:          s.bitsStored,
+		PixelRepresentation: s.pixelRepresentation,
+	}
 }
 
 // decodeInto converts the stored samples to rescaled values, row by row with columns
