@@ -90,7 +90,7 @@ func (e *Editor) Fill(m *volume.Mask, seed [3]int, opt FillOptions) (int, error)
 	return len(changes), nil
 }
 
-// floodSlice returns the flat offsets of the voxels of the slice through seed (axes u
+// floodSlice returns, in increasing order, the flat offsets of the voxels of the slice through seed (axes u
 // and v vary) that have label target and are linked to seed under conn. It uses an
 // explicit stack, so no region shape can exhaust the goroutine stack.
 func floodSlice(m *volume.Mask, seed [3]int, u, v int, conn FillConnectivity, target uint8) []int {
@@ -108,12 +108,12 @@ func floodSlice(m *volume.Mask, seed [3]int, u, v int, conn FillConnectivity, ta
 	visited := make([]bool, width*height)
 	stack := []int32{int32(seedPixel[0] + width*seedPixel[1])}
 	visited[stack[0]] = true
-	var region []int
+	size := 0
 	for len(stack) > 0 {
 		p := int(stack[len(stack)-1])
 		stack = stack[:len(stack)-1]
+		size++
 		x, y := p%width, p/width
-		region = append(region, offsetOf(x, y))
 		for _, d := range neighbours {
 			nx, ny := x+d[0], y+d[1]
 			if nx < 0 || ny < 0 || nx >= width || ny >= height {
@@ -125,6 +125,15 @@ func floodSlice(m *volume.Mask, seed [3]int, u, v int, conn FillConnectivity, ta
 			}
 			visited[q] = true
 			stack = append(stack, int32(q))
+		}
+	}
+
+	// Collect the region in raster order, which is increasing flat offset because u < v,
+	// so the history step needs no sort.
+	region := make([]int, 0, size)
+	for p, in := range visited {
+		if in {
+			region = append(region, offsetOf(p%width, p/width))
 		}
 	}
 	return region

@@ -66,7 +66,10 @@ type voxelChange struct {
 
 // encodeDiff sorts changes by offset and encodes them. Every offset must appear once.
 func encodeDiff(m *volume.Mask, changes []voxelChange) maskDiff {
-	slices.SortFunc(changes, func(a, b voxelChange) int { return a.offset - b.offset })
+	byOffset := func(a, b voxelChange) int { return a.offset - b.offset }
+	if !slices.IsSortedFunc(changes, byOffset) {
+		slices.SortFunc(changes, byOffset)
+	}
 	d := maskDiff{mask: m, count: len(changes)}
 	var old, new labelRuns
 
