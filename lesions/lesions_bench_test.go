@@ -3,6 +3,7 @@ package lesions
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"protrude/volume"
@@ -40,7 +41,7 @@ func readKiTSTumor(b *testing.B, name string) *volume.Mask {
 func BenchmarkLesionTableKiTS(b *testing.B) {
 	cases := []string{"case_00005.nii.gz", "case_00012.nii.gz"}
 	for _, name := range cases {
-		b.Run(name, func(b *testing.B) {
+		b.Run(strings.TrimSuffix(name, ".nii.gz"), func(b *testing.B) {
 			tumor := readKiTSTumor(b, name)
 			ct := volume.NewVolume(tumor.Grid)
 			table, err := Measure(tumor, ct)
