@@ -258,7 +258,7 @@ func checkRuns(l fileLesion, size [3]int) error {
 		if start < end || start >= total {
 			return fmt.Errorf("runs[%d] offset %d is invalid, want increasing offsets from %d below %d", r, start, end, total)
 		}
-		if count <= 0 || start%size[0]+count > size[0] {
+		if count <= 0 || count > size[0]-start%size[0] {
 			return fmt.Errorf("runs[%d] count %d is invalid, want a run of at least 1 voxel within its row of %d", r+1, count, size[0])
 		}
 		end = start + count

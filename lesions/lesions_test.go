@@ -358,6 +358,30 @@ func TestSaveLoadKeepsStatus(t *testing.T) {
 	}
 }
 
+func TestSaveLoadEmptyTable(t *testing.T) {
+	g := testGrid([3]int{4, 4, 4})
+	tumor := volume.NewMask(g)
+	ct := volume.NewVolume(g)
+	table, err := Measure(tumor, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "lesions.json")
+	if err := table.Save(path); err != nil {
+		t.Fatal(err)
+	}
+
+	// A lesion drawn after the save is new to the loaded table.
+	tumor.Labels[5] = 1
+	loaded, err := Load(path, tumor, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded.Lesions) != 1 || loaded.Lesions[0].ID != 1 || loaded.Lesions[0].Status != Unreviewed {
+		t.Errorf("lesions after load %+v, want one with ID 1, unreviewed", loaded.Lesions)
+	}
+}
+
 func TestLoadRejectsMalformedFile(t *testing.T) {
 	g := testGrid([3]int{4, 4, 4})
 	tumor := volume.NewMask(g)
@@ -385,6 +409,7 @@ func TestLoadRejectsMalformedFile(t *testing.T) {
 		{"run past the grid", lesion(`{"id":1,"status":"edited","voxelCount":1,"runs":[64,1]}`), "lesions[0].runs[0] offset 64 is invalid"},
 		{"negative offset", lesion(`{"id":1,"status":"edited","voxelCount":1,"runs":[-1,1]}`), "lesions[0].runs[0] offset -1 is invalid"},
 		{"run across a row", lesion(`{"id":1,"status":"edited","voxelCount":3,"runs":[2,3]}`), "lesions[0].runs[1] count 3 is invalid"},
+		{"huge run count", lesion(`{"id":1,"status":"edited","voxelCount":1,"runs":[2,9223372036854775807]}`), "lesions[0].runs[1] count 9223372036854775807 is invalid"},
 		{"decreasing runs", lesion(`{"id":1,"status":"edited","voxelCount":2,"runs":[5,1,4,1]}`), "lesions[0].runs[2] offset 4 is invalid"},
 		{"count mismatch", lesion(`{"id":1,"status":"edited","voxelCount":5,"runs":[4,2]}`), "lesions[0].runs cover 2 voxels, but voxelCount is 5"},
 		{"overlapping lesions", lesion(`{"id":1,"status":"edited","voxelCount":2,"runs":[4,2]},{"id":2,"status":"edited","voxelCount":1,"runs":[5,1]}`), "lesions[1].runs overlap the voxels of lesions[0]"},
