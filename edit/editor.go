@@ -7,8 +7,9 @@
 // is a continuous index, whose integer values are voxel centres. Distances, such as a
 // brush radius, are in mm, measured with the grid's spacing along each index axis, so
 // anisotropic voxels paint a round disc or sphere in patient space. A slice plane is
-// named by the index axis held fixed ([Brush.SliceAxis], [FillOptions.SliceAxis]); use
-// [NearestAxis] to find the axis of the axial, coronal or sagittal plane of a grid.
+// named by the index axis held fixed, as in [Brush.SliceAxis] and
+// [FillOptions.SliceAxis]. [NearestAxis] finds that axis for the axial, coronal or
+// sagittal plane of a grid.
 //
 // # History
 //

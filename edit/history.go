@@ -160,9 +160,9 @@ func (d *maskDiff) apply(undo bool) {
 // Every change to a mask that the history covers must go through the history, such as
 // through an [Editor], because undo writes back the stored old labels without checking
 // the mask's current content. After any other change to such a mask, call [History.Clear].
-// A step also keeps a pointer to each mask it changed, so a caller that swaps a layer's
-// mask for a new object, rather than changing it through [Editor.Replace], must clear
-// the history too, or undo would write into the old object.
+// A step also keeps a pointer to each mask it changed. So a caller that swaps a layer's
+// mask for a new object must clear the history too, or undo would write into the old
+// object. [Editor.Replace] changes the labels in place and needs no clear.
 type History struct {
 	depth int
 	undo  []*Step

@@ -28,7 +28,7 @@ const (
 )
 
 // maxFileBytes bounds the size of a lesion file that [Load] reads. A run takes at most
-// 20 bytes, so this allows more than 3 million runs.
+// 22 bytes (two numbers below 2^31 and two commas), so this allows about 3 million runs.
 const maxFileBytes = 64 << 20
 
 type fileTable struct {
@@ -66,21 +66,34 @@ func (t *Table) Save(path string) error {
 	return nil
 }
 
+// encode writes the table as JSON with one line per lesion, so that a file stays
+// readable although the runs of a large lesion are long.
 func (t *Table) encode() ([]byte, error) {
-	f := fileTable{Format: FormatName, Version: FormatVersion, GridSize: t.labeling.Grid.Size, Lesions: []fileLesion{}}
+	head, err := json.Marshal(fileTable{Format: FormatName, Version: FormatVersion, GridSize: t.labeling.Grid.Size})
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Write(head[:bytes.LastIndex(head, []byte(`,"lesions"`))])
+	buf.WriteString(`,"lesions":[`)
 	for c, l := range t.Lesions {
-		f.Lesions = append(f.Lesions, fileLesion{
+		line, err := json.Marshal(fileLesion{
 			ID: l.ID, Status: l.Status, VoxelCount: l.VoxelCount,
 			VolumeML: l.VolumeML, MaxDiameterMM: l.MaxDiameterMM, MeanHU: l.MeanHU,
 			BoxMin: l.BoundingBox.Min, BoxMax: l.BoundingBox.Max,
 			Runs: voxelRuns(t.labeling, c),
 		})
+		if err != nil {
+			return nil, err
+		}
+		if c > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n  ")
+		buf.Write(line)
 	}
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(data, '\n'), nil
+	buf.WriteString("\n]}\n")
+	return buf.Bytes(), nil
 }
 
 // Load reads a table saved by [Table.Save], measures tumor and ct as [Measure] does, and
