@@ -19,9 +19,10 @@ const (
 )
 
 // DefaultFillMaxAreaMM2 is the largest region a fill changes when FillOptions.MaxAreaMM2
-// is zero: 200 cm², a disc about 16 cm across, larger than the cross-section of any
-// kidney with its tumors. A click outside a closed contour on a 512×512 slice with
-// 0.8 mm pixels would fill about 1680 cm², so it fails instead of painting the slice.
+// is zero: 200 cm², a disc about 16 cm across. It is an estimate, chosen to exceed the
+// cross-section of a kidney with a large tumor while stopping a leak. A click outside a
+// closed contour on a 512×512 slice with 0.8 mm pixels would fill about 1680 cm², so it
+// fails instead of painting the slice.
 const DefaultFillMaxAreaMM2 = 20000
 
 // ErrFillTooLarge is wrapped by the error of a fill whose region exceeds its area limit.
