@@ -586,6 +586,44 @@ func TestStrokeStepMemory(t *testing.T) {
 	}
 }
 
+func TestReplaceAllIsOneStep(t *testing.T) {
+	g := anisotropicGrid([3]int{3, 2, 2})
+	tumor := volume.NewMask(g)
+	protrusion := volume.NewMask(g)
+	tumor.Labels[0] = 1
+	protrusion.Labels[11] = 1
+	e := newTestEditor(t, DefaultHistoryDepth)
+
+	newTumor := make([]uint8, 12)
+	newTumor[4], newTumor[5] = 1, 1
+	newProtrusion := make([]uint8, 12)
+	newProtrusion[11] = 1
+	n, err := e.ReplaceAll("Re-run fusion", []Replacement{{tumor, newTumor}, {protrusion, newProtrusion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("ReplaceAll changed %d voxels, want 3", n)
+	}
+	if !slices.Equal(tumor.Labels, newTumor) || !slices.Equal(protrusion.Labels, newProtrusion) {
+		t.Errorf("after ReplaceAll: tumor %v protrusion %v, want %v %v", tumor.Labels, protrusion.Labels, newTumor, newProtrusion)
+	}
+	if got := e.History.UndoLabels(); !slices.Equal(got, []string{"Re-run fusion"}) {
+		t.Errorf("undo labels %q, want [Re-run fusion]", got)
+	}
+
+	e.Undo()
+	if tumor.Labels[0] != 1 || tumor.Labels[4] != 0 || tumor.Labels[5] != 0 {
+		t.Errorf("after undo: tumor %v, want only voxel 0 set", tumor.Labels)
+	}
+	if _, err := e.ReplaceAll("Twice", []Replacement{{tumor, newTumor}, {tumor, newTumor}}); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Errorf("ReplaceAll of one mask twice: error %v, want one saying it appears twice", err)
+	}
+	if tumor.Labels[4] != 0 {
+		t.Error("a rejected ReplaceAll changed the mask")
+	}
+}
+
 func TestEditorRejectsInvalidInput(t *testing.T) {
 	g := anisotropicGrid([3]int{5, 5, 3})
 	m := volume.NewMask(g)

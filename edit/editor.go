@@ -67,23 +67,56 @@ func (e *Editor) Redo() (label string, ok bool) {
 // returns the number of changed voxels. newLabels must have one label per voxel of m,
 // and the editor does not keep it.
 func (e *Editor) Replace(label string, m *volume.Mask, newLabels []uint8) (int, error) {
-	e.EndStroke()
-	if err := checkMask(m); err != nil {
-		return 0, err
-	}
-	if len(newLabels) != len(m.Labels) {
-		return 0, fmt.Errorf("edit: replace %q: %d new labels, want %d for mask size %v", label, len(newLabels), len(m.Labels), m.Size)
-	}
+	return e.ReplaceAll(label, []Replacement{{Mask: m, Labels: newLabels}})
+}
 
-	var changes []voxelChange
-	for offset, l := range newLabels {
-		if old := m.Labels[offset]; old != l {
-			changes = append(changes, voxelChange{offset: offset, old: old, new: l})
-			m.Labels[offset] = l
+// Replacement is the new content of one mask for [Editor.ReplaceAll].
+type Replacement struct {
+	// Mask is the mask to change in place.
+	Mask *volume.Mask
+	// Labels has one new label per voxel of Mask.
+	Labels []uint8
+}
+
+// ReplaceAll sets the labels of several masks as one step, such as "Re-run fusion" when
+// it changes the tumor and protruded-region layers together, so that one undo restores
+// them all. It checks every replacement before it changes any mask, and returns the
+// number of changed voxels over all masks.
+func (e *Editor) ReplaceAll(label string, replacements []Replacement) (int, error) {
+	e.EndStroke()
+	for n, r := range replacements {
+		if err := checkMask(r.Mask); err != nil {
+			return 0, fmt.Errorf("edit: replace %q, mask %d: %w", label, n, err)
+		}
+		if len(r.Labels) != len(r.Mask.Labels) {
+			return 0, fmt.Errorf("edit: replace %q: %d new labels, want %d for mask size %v", label, len(r.Labels), len(r.Mask.Labels), r.Mask.Size)
+		}
+		for _, earlier := range replacements[:n] {
+			if earlier.Mask == r.Mask {
+				return 0, fmt.Errorf("edit: replace %q: mask %d appears twice", label, n)
+			}
 		}
 	}
-	e.record(label, m, changes)
-	return len(changes), nil
+
+	step := &Step{Label: label}
+	total := 0
+	for _, r := range replacements {
+		var changes []voxelChange
+		for offset, l := range r.Labels {
+			if old := r.Mask.Labels[offset]; old != l {
+				changes = append(changes, voxelChange{offset: offset, old: old, new: l})
+				r.Mask.Labels[offset] = l
+			}
+		}
+		if len(changes) > 0 {
+			step.diffs = append(step.diffs, encodeDiff(r.Mask, changes))
+			total += len(changes)
+		}
+	}
+	if total > 0 {
+		e.History.push(step)
+	}
+	return total, nil
 }
 
 // record pushes a step for changes that are already applied to m, unless there are none.
