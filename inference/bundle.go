@@ -107,6 +107,8 @@ type Provenance struct {
 	GitCommit string `json:"git_commit"`
 	License   string `json:"license"`
 	Citation  string `json:"citation"`
+	// Splits names the file that lists the training, validation and test cases.
+	Splits string `json:"splits,omitempty"`
 }
 
 // SpacingMMIsotropic returns the canonical grid spacing. [LoadBundle] has checked that
