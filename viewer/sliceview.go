@@ -20,9 +20,11 @@ import (
 type HoverInfo struct {
 	// Inside is false when the pointer is outside the image; the other fields are then zero.
 	Inside bool
-	// View is the orientation of the view under the pointer.
-	View  Orientation
-	Slice int
+	// View is the orientation of the view under the pointer, and Position the pointer
+	// position in that view's widget coordinates.
+	View     Orientation
+	Position fyne.Position
+	Slice    int
 	// Index is the voxel index (i, j, k) in the volume's own grid.
 	Index [3]int
 	// PositionLPS is the voxel centre in patient space, mm.
@@ -325,6 +327,7 @@ func (v *SliceView) HoverAt(p fyne.Position) HoverInfo {
 	return HoverInfo{
 		Inside:      true,
 		View:        v.orient,
+		Position:    p,
 		Slice:       v.Slice(),
 		Index:       idx,
 		PositionLPS: v.ct.IndexToLPS(volume.Vec3{float64(idx[0]), float64(idx[1]), float64(idx[2])}),
