@@ -378,16 +378,16 @@ func (ui *viewerUI) updateStatus() {
 		return
 	}
 	ct := ui.study.CT
-	what, idx := "Cursor", ui.views.Cursor()
+	source, idx := "Cursor", ui.views.Cursor()
 	if ui.hover.Inside {
 		// The hovered voxel may sit on a slice that has changed since the pointer moved.
 		if h := ui.views.View(ui.hover.View).HoverAt(ui.hover.Position); h.Inside {
-			what, idx = "Pointer ("+h.View.String()+")", h.Index
+			source, idx = "Pointer ("+h.View.String()+")", h.Index
 		}
 	}
 	p := ct.IndexToLPS(volume.Vec3{float64(idx[0]), float64(idx[1]), float64(idx[2])})
 	ui.status.SetText(fmt.Sprintf("%s: voxel (%d, %d, %d)   LPS (%.1f, %.1f, %.1f) mm   %.0f HU",
-		what, idx[0], idx[1], idx[2], p[0], p[1], p[2], ct.At(idx[0], idx[1], idx[2])))
+		source, idx[0], idx[1], idx[2], p[0], p[1], p[2], ct.At(idx[0], idx[1], idx[2])))
 }
 
 func (ui *viewerUI) openFileDialog() {

@@ -18,7 +18,7 @@ var CrosshairColor = color.NRGBA{R: 0, G: 200, B: 255, A: 255}
 // leaves around the cursor so the voxel under it stays visible.
 const crosshairGap = 6
 
-// viewOverlay is what composeView draws over the slice image.
+// viewOverlay is the set of marks that composeView draws over the slice image.
 type viewOverlay struct {
 	// cursorX and cursorY are the cursor's slice pixel, and showCursor is false when
 	// the view has no cursor to draw.
@@ -116,7 +116,6 @@ func drawEdgeLabels(dst *image.RGBA, l EdgeLabels) {
 
 	drawText(dst, l.Left, b.Min.X+margin, midY+ascent/2)
 	drawText(dst, l.Right, b.Max.X-margin-width(l.Right), midY+ascent/2)
-	// The top letter sits below the title box, which is 17 pixels high.
 	drawText(dst, l.Top, midX-width(l.Top)/2, b.Min.Y+margin+ascent)
 	drawText(dst, l.Bottom, midX-width(l.Bottom)/2, b.Max.Y-margin-(lineHeight-ascent))
 }

@@ -57,7 +57,7 @@ type PointerEvent struct {
 	Index  [3]int
 }
 
-// dragMode is what a held mouse button does while the pointer moves.
+// dragMode is the action of a held mouse button while the pointer moves.
 type dragMode int
 
 const (
@@ -279,7 +279,7 @@ func (v *SliceView) ResetZoom() {
 	v.Refresh()
 }
 
-// SetCtrlHeld tells the view whether Ctrl is held, which turns the wheel into zoom.
+// SetCtrlHeld sets whether Ctrl is held, which turns the wheel into zoom.
 // Fyne's scroll events carry no modifier keys, so the window tracks Ctrl itself.
 func (v *SliceView) SetCtrlHeld(held bool) { v.ctrlHeld = held }
 
@@ -294,8 +294,8 @@ func (v *SliceView) transform() ViewTransform {
 	return t
 }
 
-// IndexAt returns the voxel index shown at widget position p, and false when p is
-// outside the slice image; the index is then clamped to the slice's edge.
+// IndexAt returns the voxel index shown at widget position p. When p is outside the
+// slice image, it returns false and the nearest voxel on the slice's edge.
 func (v *SliceView) IndexAt(p fyne.Position) ([3]int, bool) {
 	if v.ct == nil {
 		return [3]int{}, false

@@ -128,7 +128,7 @@ func (tv *TriView) SetWindow(wl WindowLevel) {
 	}
 }
 
-// SetCtrlHeld tells the views whether Ctrl is held, which turns the wheel into zoom.
+// SetCtrlHeld sets whether Ctrl is held, which turns the wheel into zoom.
 func (tv *TriView) SetCtrlHeld(held bool) {
 	for _, v := range tv.views {
 		v.SetCtrlHeld(held)

@@ -42,9 +42,9 @@ func phantomGrid(axes [3]volume.Vec3) volume.Grid {
 }
 
 // phantom3D fills grid g from shapes defined in LPS mm, so that two grids covering the
-// same box show the same anatomy: a soft-tissue body, a kidney on the patient's left,
-// a tumor protruding from the kidney's lateral, superior edge, and a base-network tumor
-// shifted from it.
+// same box show the same anatomy. It draws a soft-tissue body and a kidney on the
+// patient's left, with a tumor protruding from the kidney's lateral, superior edge and
+// a base-network tumor shifted from it.
 func phantom3D(g volume.Grid) (*volume.Volume, []*overlays.Layer) {
 	ct := volume.NewVolume(g)
 	kidney, protrusion, tumor, base := volume.NewMask(g), volume.NewMask(g), volume.NewMask(g), volume.NewMask(g)
