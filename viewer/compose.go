@@ -31,11 +31,15 @@ type viewOverlay struct {
 
 // composeView draws the slice image into dst as placed by t, where one screen unit is
 // pxPerUnit device pixels, then the crosshair and the letters of ov. Pixels outside the
-// slice are black. Slice pixels are sampled by nearest neighbour, so voxel edges and
-// outlines stay sharp at any zoom.
+// slice are black, and so is the whole view when slice is nil or not SliceW×SliceH.
+// Slice pixels are sampled by nearest neighbour, so voxel edges and outlines stay sharp
+// at any zoom.
 func composeView(dst *image.RGBA, slice *image.RGBA, t ViewTransform, pxPerUnit float64, ov viewOverlay) {
 	b := dst.Bounds()
 	w, h := b.Dx(), b.Dy()
+	if slice != nil && (slice.Bounds().Dx() != t.SliceW || slice.Bounds().Dy() != t.SliceH) {
+		slice = nil
+	}
 
 	// The mapping is separable: each device column maps to one slice column and each
 	// device row to one slice row, so two lookup tables replace a per-pixel transform.

@@ -520,12 +520,10 @@ func (r *sliceViewRenderer) Refresh() {
 	v := r.view
 	if v.ct != nil {
 		img, err := RenderSlice(v.ct, v.frame, v.Slice(), v.window, v.layers)
-		if err != nil {
-			if v.OnError != nil {
-				v.OnError(err)
-			}
-		} else {
-			v.sliceImg = img
+		// On an error the view turns black rather than keep a slice of another volume.
+		v.sliceImg = img
+		if err != nil && v.OnError != nil {
+			v.OnError(err)
 		}
 	}
 	r.Layout(v.Size())

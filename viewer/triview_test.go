@@ -383,3 +383,37 @@ func firstColoured(img *image.RGBA, y int) int {
 	}
 	return -1
 }
+
+// TestSliceViewRenderErrorTurnsBlack shows a mask on the wrong grid: the view reports the
+// error and draws no pixel of a stale or mismatched slice.
+func TestSliceViewRenderErrorTurnsBlack(t *testing.T) {
+	test.NewTempApp(t)
+	ct, layers := phantom3D(phantomGrid(volume.IdentityAxesLPS))
+	v := NewSliceView()
+	var errs []error
+	v.OnError = func(err error) { errs = append(errs, err) }
+	w := test.NewWindow(v)
+	defer w.Close()
+	w.Resize(fyne.NewSize(200, 150))
+	v.SetVolume(ct, layers)
+	if len(errs) != 0 {
+		t.Fatalf("errors on a valid volume: %v", errs)
+	}
+
+	// The same axial slice size, one slice fewer: the stale slice would fit the view.
+	shorter := volume.NewVolume(volume.Grid{Size: [3]int{40, 30, 23}, SpacingMM: phantomSpacingMM, AxesLPS: volume.IdentityAxesLPS})
+	v.SetVolume(shorter, layers) // the layer masks are 40×30×24
+	if len(errs) == 0 {
+		t.Fatal("no error for layer masks on another grid")
+	}
+	img := w.Canvas().Capture()
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			// 40 HU, the phantom body, is gray 128 in the abdomen window.
+			if r, g, bl, _ := img.At(x, y).RGBA(); r>>8 == 128 && g>>8 == 128 && bl>>8 == 128 {
+				t.Fatalf("pixel (%d, %d) is the body's gray 128: a CT slice was drawn despite the error", x, y)
+			}
+		}
+	}
+}
