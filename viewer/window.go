@@ -1,9 +1,12 @@
-// Package viewer renders CT slices with their overlays and provides the Fyne widget
-// that shows them.
+// Package viewer renders CT slices with their overlays and provides the Fyne widgets
+// that show them: [SliceView] for one orientation and [TriView] for linked axial,
+// coronal and sagittal views.
 //
-// Rendering is split from display: [RenderAxial] produces the RGBA image of one slice
-// at the volume's own resolution, and the widget scales it to the screen with the
-// physical pixel aspect ratio. The same RGBA image feeds the PNG montage of the CLI.
+// Rendering is split from display: [RenderSlice] produces the RGBA image of one slice
+// at the volume's own resolution, through a [Frame] that maps screen rows and columns
+// to voxels in radiological convention. The widget places that image on screen with a
+// [ViewTransform], which applies the physical pixel aspect ratio, zoom and pan. The same
+// RGBA image feeds the PNG montage of the CLI.
 package viewer
 
 import "fmt"
