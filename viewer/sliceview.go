@@ -361,6 +361,13 @@ func (v *SliceView) Scrolled(ev *fyne.ScrollEvent) {
 // an OnPointer tool or the cursor (left).
 func (v *SliceView) MouseDown(ev *desktop.MouseEvent) {
 	v.lastPos = ev.Position
+	// A click in a view takes the keyboard focus from any side-panel widget, so that the
+	// window's view keys work again.
+	if app := fyne.CurrentApp(); app != nil {
+		if c := app.Driver().CanvasForObject(v); c != nil {
+			c.Unfocus()
+		}
+	}
 	switch {
 	case ev.Button == desktop.MouseButtonTertiary,
 		ev.Button == desktop.MouseButtonPrimary && ev.Modifier&fyne.KeyModifierShift != 0:
