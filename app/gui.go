@@ -18,6 +18,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -25,6 +26,7 @@ import (
 	"protrude/inference"
 	"protrude/overlays"
 	"protrude/viewer"
+	"protrude/volume"
 )
 
 // errNoDisplay is returned when the viewer is started without a display.
@@ -46,7 +48,7 @@ func runViewer(args []string) error {
 	var mf modelFlags
 	mf.register(fs)
 	runNow := fs.Bool("run", false, "run the three networks as soon as the scan is open")
-	startSlice := fs.Int("slice", 0, "axial `slice` to show after opening and after a run (1 is the most inferior; 0 chooses one)")
+	startSlice := fs.Int("slice", 0, "axial `slice` to show after opening and after a run (1 is the most inferior; 0 shows the tumor's centre)")
 	input, rest := splitPositional(args)
 	if err := parseFlags(fs, rest); err != nil {
 		return err
@@ -80,7 +82,8 @@ func runViewer(args []string) error {
 	return nil
 }
 
-// viewerUI is the main window: the axial view, the layer controls, Run and Cancel.
+// viewerUI is the main window: the three linked views, the layer controls, Run and
+// Cancel.
 type viewerUI struct {
 	app fyne.App
 	win fyne.Window
@@ -89,7 +92,7 @@ type viewerUI struct {
 	study  *study
 	layers []*overlays.Layer
 
-	view         *viewer.SliceView
+	views        *viewer.TriView
 	sliceSlider  *widget.Slider
 	sliceLabel   *widget.Label
 	status       *widget.Label
@@ -99,14 +102,16 @@ type viewerUI struct {
 	cancelButton *widget.Button
 	layerBox     *fyne.Container
 	windowSel    *widget.Select
+	windowLabel  *widget.Label
+	layoutSel    *widget.Select
 
 	pipeline  *inference.Pipeline
 	cancelRun context.CancelFunc
-	// hoverPos is the last pointer position over the view, so the HU readout can be
-	// updated when the slice changes under a still pointer. hovering is false once it
-	// leaves.
-	hoverPos fyne.Position
-	hovering bool
+	// hover is the voxel under the pointer, or Inside false when the pointer is over
+	// no view. activeView is the view the pointer was last over, which the slice keys
+	// and the maximize key act on.
+	hover      viewer.HoverInfo
+	activeView viewer.Orientation
 	// startSlice is the 1-based slice from --slice, or 0.
 	startSlice int
 }
@@ -114,18 +119,22 @@ type viewerUI struct {
 func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui := &viewerUI{app: a, mf: mf}
 	ui.win = a.NewWindow("Protrude — " + researchNotice)
-	ui.layers = overlays.DefaultLayers(nil, nil, nil)
+	ui.layers = defaultViewerLayers()
 
-	ui.view = viewer.NewSliceView()
-	ui.view.OnSliceChanged = ui.sliceChanged
-	ui.view.OnHover = ui.hover
-	ui.view.OnPointer = func(p fyne.Position, inside bool) { ui.hoverPos, ui.hovering = p, inside }
-	ui.view.OnError = func(err error) { slog.Error("render slice", "err", err) }
+	ui.views = viewer.NewTriView()
+	ui.views.View(viewer.Axial).OnSliceChanged = ui.sliceChanged
+	ui.views.OnHover = ui.hoverChanged
+	ui.views.OnCursorChanged = func([3]int) { ui.updateStatus() }
+	ui.views.OnWindowChanged = ui.windowChanged
+	ui.views.OnMaximizeChanged = ui.maximizeChanged
+	for _, o := range viewer.Orientations {
+		ui.views.View(o).OnError = func(err error) { slog.Error("render slice", "view", o.String(), "err", err) }
+	}
 
 	ui.sliceSlider = widget.NewSlider(0, 1)
 	ui.sliceSlider.Step = 1
-	ui.sliceSlider.OnChanged = func(v float64) { ui.view.SetSlice(int(v)) }
-	ui.sliceLabel = widget.NewLabel("Slice –")
+	ui.sliceSlider.OnChanged = func(v float64) { ui.views.SetSlice(viewer.Axial, int(v)) }
+	ui.sliceLabel = widget.NewLabel("Axial slice –")
 	ui.status = widget.NewLabel("Open a NIfTI file or a DICOM folder.")
 	ui.stageLabel = widget.NewLabel("")
 	ui.progress = widget.NewProgressBar()
@@ -140,14 +149,20 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	for i, p := range viewer.Presets {
 		names[i] = p.String()
 	}
+	ui.windowLabel = widget.NewLabel("")
 	ui.windowSel = widget.NewSelect(names, func(name string) {
 		for _, p := range viewer.Presets {
 			if p.String() == name {
-				ui.view.SetWindow(p)
+				ui.views.SetWindow(p)
+				ui.windowLabel.SetText(windowText(p))
 			}
 		}
 	})
+	ui.windowSel.PlaceHolder = "(custom)"
 	ui.windowSel.SetSelected(viewer.AbdomenWindow.String())
+
+	ui.layoutSel = widget.NewSelect(layoutNames, ui.layoutSelected)
+	ui.layoutSel.SetSelected(layoutNames[0])
 
 	ui.layerBox = container.NewVBox()
 	ui.rebuildLayerControls()
@@ -159,6 +174,10 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	side := container.NewVBox(
 		widget.NewLabelWithStyle("Window", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		ui.windowSel,
+		ui.windowLabel,
+		widget.NewSeparator(),
+		widget.NewLabelWithStyle("Layout", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		ui.layoutSel,
 		widget.NewSeparator(),
 		widget.NewLabelWithStyle("Layers", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		ui.layerBox,
@@ -174,12 +193,17 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 		container.NewBorder(nil, nil, ui.sliceLabel, nil, ui.sliceSlider),
 		container.NewBorder(nil, nil, nil, notice, ui.status),
 	)
-	content := container.NewBorder(top, bottom, nil, container.NewPadded(side), ui.view)
+	content := container.NewBorder(top, bottom, nil, container.NewPadded(side), ui.views)
 
 	ui.win.SetContent(content)
 	ui.win.SetMainMenu(ui.mainMenu())
 	ui.win.Resize(fyne.NewSize(1200, 860))
 	ui.win.Canvas().SetOnTypedKey(ui.typedKey)
+	if dc, ok := ui.win.Canvas().(desktop.Canvas); ok {
+		// Scroll events carry no modifiers, so the views learn about Ctrl from here.
+		dc.SetOnKeyDown(func(ev *fyne.KeyEvent) { ui.controlKey(ev, true) })
+		dc.SetOnKeyUp(func(ev *fyne.KeyEvent) { ui.controlKey(ev, false) })
+	}
 	return ui
 }
 
@@ -196,67 +220,174 @@ func (ui *viewerUI) mainMenu() *fyne.MainMenu {
 // rebuildLayerControls makes one row per layer: visibility, colour and opacity.
 func (ui *viewerUI) rebuildLayerControls() {
 	ui.layerBox.RemoveAll()
-	for _, l := range ui.layers {
-		l := l
+	for i, l := range ui.layers {
 		swatch := canvas.NewRectangle(l.Color)
 		swatch.SetMinSize(fyne.NewSize(14, 14))
-		check := widget.NewCheck(l.Name, func(on bool) {
+		check := widget.NewCheck(fmt.Sprintf("%d  %s", i+1, l.Name), func(on bool) {
 			l.Visible = on
-			ui.view.Refresh()
+			ui.views.Refresh()
 		})
 		check.SetChecked(l.Visible)
+		outline := widget.NewCheck("Outline", func(on bool) {
+			l.Style = overlays.Fill
+			if on {
+				l.Style = overlays.Outline
+			}
+			ui.views.Refresh()
+		})
+		outline.SetChecked(l.Style == overlays.Outline)
 		opacity := widget.NewSlider(0, 1)
 		opacity.Step = 0.05
 		opacity.SetValue(l.Opacity)
 		opacity.OnChanged = func(v float64) {
 			l.Opacity = v
-			ui.view.Refresh()
+			ui.views.Refresh()
 		}
-		row := container.NewBorder(nil, nil, container.NewCenter(swatch), nil, check)
+		row := container.NewBorder(nil, nil, container.NewCenter(swatch), outline, check)
 		ui.layerBox.Add(container.NewVBox(row, container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, opacity)))
 	}
 	ui.layerBox.Refresh()
 }
 
+// typedKey handles the view keys. The slice keys and M act on the view the pointer was
+// last over.
+//
+//	Up, Down          next or previous slice
+//	Page Up, Page Down 10 slices on or back
+//	Home, End         first or last slice
+//	1, 2, 3, 4        show or hide the kidney, protruded region, tumor and base-network
+//	                  tumor layers
+//	O                 draw every layer as an outline, or all filled again
+//	M                 maximize the view, or show the three views again
+//	Escape            show the three views
+//	R                 reset the zoom and pan of every view
 func (ui *viewerUI) typedKey(ev *fyne.KeyEvent) {
+	v := ui.views.View(ui.activeView)
 	switch ev.Name {
 	case fyne.KeyUp:
-		ui.view.SetSlice(ui.view.Slice() + 1)
+		ui.views.SetSlice(ui.activeView, v.Slice()+1)
 	case fyne.KeyDown:
-		ui.view.SetSlice(ui.view.Slice() - 1)
+		ui.views.SetSlice(ui.activeView, v.Slice()-1)
 	case fyne.KeyPageUp:
-		ui.view.SetSlice(ui.view.Slice() + 10)
+		ui.views.SetSlice(ui.activeView, v.Slice()+10)
 	case fyne.KeyPageDown:
-		ui.view.SetSlice(ui.view.Slice() - 10)
+		ui.views.SetSlice(ui.activeView, v.Slice()-10)
 	case fyne.KeyHome:
-		ui.view.SetSlice(0)
+		ui.views.SetSlice(ui.activeView, 0)
 	case fyne.KeyEnd:
-		ui.view.SetSlice(ui.view.Slices() - 1)
+		ui.views.SetSlice(ui.activeView, v.Slices()-1)
+	case fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4:
+		if i := int(ev.Name[0] - '1'); i < len(ui.layers) {
+			ui.layers[i].Visible = !ui.layers[i].Visible
+			ui.rebuildLayerControls()
+			ui.views.Refresh()
+		}
+	case fyne.KeyO:
+		ui.toggleOutline()
+	case fyne.KeyM:
+		ui.views.ToggleMaximize(ui.activeView)
+	case fyne.KeyEscape:
+		ui.views.Restore()
+	case fyne.KeyR:
+		for _, o := range viewer.Orientations {
+			ui.views.View(o).ResetZoom()
+		}
+	default:
+		return
 	}
+	ui.updateStatus()
+}
+
+// toggleOutline draws every layer as an outline, or fills them all when every layer is
+// already an outline.
+func (ui *viewerUI) toggleOutline() {
+	style := overlays.Fill
+	for _, l := range ui.layers {
+		if l.Style != overlays.Outline {
+			style = overlays.Outline
+		}
+	}
+	for _, l := range ui.layers {
+		l.Style = style
+	}
+	ui.rebuildLayerControls()
+	ui.views.Refresh()
+}
+
+// controlKey passes Ctrl presses and releases to the views.
+func (ui *viewerUI) controlKey(ev *fyne.KeyEvent, down bool) {
+	if ev.Name == desktop.KeyControlLeft || ev.Name == desktop.KeyControlRight {
+		ui.views.SetCtrlHeld(down)
+	}
+}
+
+// layoutNames are the choices of the layout selector: the three views, then each view
+// maximized, in the order of viewer.Orientations.
+var layoutNames = []string{"Three views", "Axial", "Coronal", "Sagittal"}
+
+func (ui *viewerUI) layoutSelected(name string) {
+	for i, o := range viewer.Orientations {
+		if name == layoutNames[i+1] {
+			ui.views.Maximize(o)
+			return
+		}
+	}
+	ui.views.Restore()
+}
+
+// maximizeChanged keeps the layout selector in step with double clicks and keys.
+func (ui *viewerUI) maximizeChanged() {
+	name := layoutNames[0]
+	if o, ok := ui.views.Maximized(); ok {
+		name = layoutNames[int(o)+1]
+	}
+	if ui.layoutSel.Selected != name {
+		ui.layoutSel.SetSelected(name)
+	}
+}
+
+// windowChanged shows a window set by a right drag, which matches no preset.
+func (ui *viewerUI) windowChanged(wl viewer.WindowLevel) {
+	ui.windowSel.ClearSelected()
+	ui.windowLabel.SetText(windowText(wl))
+}
+
+func windowText(wl viewer.WindowLevel) string {
+	return fmt.Sprintf("W %.0f / L %.0f HU", wl.WidthHU, wl.LevelHU)
 }
 
 func (ui *viewerUI) sliceChanged(s int) {
-	ui.sliceLabel.SetText(fmt.Sprintf("Slice %d / %d", s+1, ui.view.Slices()))
-	if ui.hovering {
-		ui.hover(ui.view.HoverAt(ui.hoverPos))
-	} else {
-		ui.status.SetText(fmt.Sprintf("Slice %d / %d", s+1, ui.view.Slices()))
-	}
+	a := ui.views.View(viewer.Axial)
+	ui.sliceLabel.SetText(fmt.Sprintf("Axial slice %d / %d", s+1, a.Slices()))
 	if int(ui.sliceSlider.Value) != s {
 		ui.sliceSlider.SetValue(float64(s))
 	}
+	ui.updateStatus()
 }
 
-func (ui *viewerUI) hover(h viewer.HoverInfo) {
-	if !h.Inside {
-		if ui.view.Slices() > 0 {
-			ui.status.SetText(fmt.Sprintf("Slice %d / %d", ui.view.Slice()+1, ui.view.Slices()))
-		}
+func (ui *viewerUI) hoverChanged(h viewer.HoverInfo) {
+	ui.hover = h
+	ui.activeView = h.View
+	ui.updateStatus()
+}
+
+// updateStatus shows the voxel under the pointer, or the cursor voxel when the pointer
+// is over no view: its index, LPS position and HU.
+func (ui *viewerUI) updateStatus() {
+	if ui.study == nil {
 		return
 	}
-	ui.status.SetText(fmt.Sprintf("Slice %d / %d   voxel (%d, %d, %d)   LPS (%.1f, %.1f, %.1f) mm   %.0f HU",
-		h.Slice+1, ui.view.Slices(), h.Index[0], h.Index[1], h.Index[2],
-		h.PositionLPS[0], h.PositionLPS[1], h.PositionLPS[2], h.HU))
+	ct := ui.study.CT
+	source, idx := "Cursor", ui.views.Cursor()
+	if ui.hover.Inside {
+		// The hovered voxel may sit on a slice that has changed since the pointer moved.
+		if h := ui.views.View(ui.hover.View).HoverAt(ui.hover.Position); h.Inside {
+			source, idx = "Pointer ("+h.View.String()+")", h.Index
+		}
+	}
+	p := ct.IndexToLPS(volume.Vec3{float64(idx[0]), float64(idx[1]), float64(idx[2])})
+	ui.status.SetText(fmt.Sprintf("%s: voxel (%d, %d, %d)   LPS (%.1f, %.1f, %.1f) mm   %.0f HU",
+		source, idx[0], idx[1], idx[2], p[0], p[1], p[2], ct.At(idx[0], idx[1], idx[2])))
 }
 
 func (ui *viewerUI) openFileDialog() {
@@ -331,14 +462,17 @@ func (ui *viewerUI) openPath(path string) error {
 func (ui *viewerUI) showStudy(st *study) {
 	ui.cancel()
 	ui.study = st
-	ui.layers = overlays.DefaultLayers(nil, nil, nil)
+	ui.layers = defaultViewerLayers()
 	ui.rebuildLayerControls()
 	// The slider range must be set before SetVolume reports the first slice to it.
 	ui.sliceSlider.Max = float64(max(viewer.NewAxialFrame(st.CT.Grid).Slices()-1, 1))
-	ui.view.SetVolume(st.CT, ui.layers)
+	ui.hover = viewer.HoverInfo{}
+	ui.views.SetVolume(st.CT, ui.layers)
+	ui.windowSel.SetSelected(viewer.AbdomenWindow.String())
 	if ui.startSlice > 0 {
-		ui.view.SetSlice(ui.startSlice - 1)
+		ui.views.SetSlice(viewer.Axial, ui.startSlice-1)
 	}
+	ui.updateStatus()
 	ui.win.SetTitle(fmt.Sprintf("Protrude — %s — %s", filepath.Base(st.Path), researchNotice))
 	ui.stageLabel.SetText(fmt.Sprintf("%d×%d×%d, %.2g×%.2g×%.2g mm", st.CT.Size[0], st.CT.Size[1], st.CT.Size[2],
 		st.CT.SpacingMM[0], st.CT.SpacingMM[1], st.CT.SpacingMM[2]))
@@ -412,16 +546,20 @@ func (ui *viewerUI) showResult(res *inference.Result) {
 	ui.layers[0].Mask = res.Kidney
 	ui.layers[1].Mask = res.Protrusion
 	ui.layers[2].Mask = res.Tumor
-	ui.view.SetLayers(ui.layers)
+	ui.layers[3].Mask = res.BaseTumor
+	ui.views.SetLayers(ui.layers)
 	ui.stageLabel.SetText(fmt.Sprintf("Done on %s: kidney %.0f mL, protrusion %.1f mL, tumor %.1f mL",
 		res.Device.Used, maskVolumeML(res.Kidney), maskVolumeML(res.Protrusion), maskVolumeML(res.Tumor)))
-	if ui.startSlice > 0 {
-		ui.view.SetSlice(ui.startSlice - 1)
-	} else if best := slicesWithLabels(ui.view.Frame(), res.Tumor, 1); len(best) > 0 {
-		ui.view.SetSlice(best[0])
-	} else if k := slicesWithLabels(ui.view.Frame(), res.Kidney, 3); len(k) > 0 {
-		ui.view.SetSlice(k[len(k)/2])
+	// The cursor goes to the tumor, or else the kidneys, so that all three views show it.
+	if idx, ok := labelCentreVoxel(res.Tumor); ok {
+		ui.views.SetCursor(idx)
+	} else if idx, ok := labelCentreVoxel(res.Kidney); ok {
+		ui.views.SetCursor(idx)
 	}
+	if ui.startSlice > 0 {
+		ui.views.SetSlice(viewer.Axial, ui.startSlice-1)
+	}
+	ui.updateStatus()
 	if warnings := resultWarnings(res); len(warnings) > 0 {
 		dialog.ShowInformation("Check the result", strings.Join(warnings, "\n"), ui.win)
 	}

@@ -46,6 +46,7 @@ const (
 	KidneyName     = "Kidney"
 	ProtrusionName = "Protruded region"
 	TumorName      = "Tumor"
+	BaseTumorName  = "Base network tumor"
 )
 
 // DefaultLayers returns the kidney, protruded-region and tumor layers with their
@@ -56,6 +57,13 @@ func DefaultLayers(kidney, protrusion, tumor *volume.Mask) []*Layer {
 		{Name: ProtrusionName, Mask: protrusion, Color: color.NRGBA{R: 255, G: 200, B: 0, A: 255}, Opacity: 0.5, Visible: true},
 		{Name: TumorName, Mask: tumor, Color: color.NRGBA{R: 230, G: 30, B: 60, A: 255}, Opacity: 0.6, Visible: true},
 	}
+}
+
+// BaseTumorLayer returns the optional fourth layer: the base network's own tumor output,
+// for comparison with the final tumor layer. It starts hidden and drawn as an outline in
+// blue, so that it does not hide the tumor fill under it.
+func BaseTumorLayer(baseTumor *volume.Mask) *Layer {
+	return &Layer{Name: BaseTumorName, Mask: baseTumor, Color: color.NRGBA{R: 60, G: 140, B: 255, A: 255}, Opacity: 1, Visible: false, Style: Outline}
 }
 
 // SliceMap maps each pixel of a W×H slice image to the voxel it shows.

@@ -14,7 +14,14 @@ import (
 
 // RenderAxial returns axial slice s of ct in window wl with the layers blended on top,
 // at one pixel per voxel. Every layer mask must be on ct's grid.
+// It is RenderSlice under its older name.
 func RenderAxial(ct *volume.Volume, f AxialFrame, s int, wl WindowLevel, layers []*overlays.Layer) (*image.RGBA, error) {
+	return RenderSlice(ct, f, s, wl, layers)
+}
+
+// RenderSlice returns slice s of frame f through ct in window wl with the layers
+// blended on top, at one pixel per voxel. Every layer mask must be on ct's grid.
+func RenderSlice(ct *volume.Volume, f Frame, s int, wl WindowLevel, layers []*overlays.Layer) (*image.RGBA, error) {
 	for _, l := range layers {
 		if l != nil && l.Mask != nil && l.Mask.Size != ct.Size {
 			return nil, fmt.Errorf("viewer: layer %q has size %v, want the CT size %v", l.Name, l.Mask.Size, ct.Size)
@@ -65,7 +72,7 @@ func Montage(ct *volume.Volume, f AxialFrame, slices []int, wl WindowLevel, laye
 
 	var tiles []*image.NRGBA
 	for _, s := range slices {
-		img, err := RenderAxial(ct, f, s, wl, layers)
+		img, err := RenderSlice(ct, f, s, wl, layers)
 		if err != nil {
 			return nil, err
 		}

@@ -97,7 +97,7 @@ func TestSliceViewScrollAndHover(t *testing.T) {
 
 	var got HoverInfo
 	v.OnHover = func(h HoverInfo) { got = h }
-	centre := fyne.NewPos(v.imagePos.X+v.imageSize.Width/2+1, v.imagePos.Y+v.imageSize.Height/2+1)
+	centre := fyne.NewPos(v.Size().Width/2+1, v.Size().Height/2+1)
 	v.MouseMoved(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: centre}})
 	if !got.Inside || got.Index != [3]int{20, 15, 1} {
 		t.Errorf("hover at the image centre = %+v, want voxel (20, 15, 1)", got)

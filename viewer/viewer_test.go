@@ -141,3 +141,32 @@ func TestMontageTilesAndAspect(t *testing.T) {
 		t.Error("Montage with no slices returned no error")
 	}
 }
+
+func TestPresetsWidthLevelHU(t *testing.T) {
+	want := []struct {
+		name             string
+		widthHU, levelHU float64
+	}{
+		{"Abdomen 400/40", 400, 40},
+		{"Soft tissue 350/50", 350, 50},
+		{"Liver 150/30", 150, 30},
+		{"Bone 1800/400", 1800, 400},
+		{"Network [-90, 210]", 300, 60},
+	}
+	if len(Presets) != len(want) {
+		t.Fatalf("%d presets, want %d", len(Presets), len(want))
+	}
+	for i, w := range want {
+		p := Presets[i]
+		if p.Name != w.name || p.WidthHU != w.widthHU || p.LevelHU != w.levelHU {
+			t.Errorf("preset %d = %+v, want %s W %g / L %g", i, p, w.name, w.widthHU, w.levelHU)
+		}
+		lut := p.lut()
+		if got := lut.gray(float32(w.levelHU - w.widthHU/2)); got != 0 {
+			t.Errorf("%s: gray at the window's lower edge = %d, want 0", w.name, got)
+		}
+		if got := lut.gray(float32(w.levelHU + w.widthHU/2)); got != 255 {
+			t.Errorf("%s: gray at the window's upper edge = %d, want 255", w.name, got)
+		}
+	}
+}

@@ -1,9 +1,12 @@
-// Package viewer renders CT slices with their overlays and provides the Fyne widget
-// that shows them.
+// Package viewer renders CT slices with their overlays and provides the Fyne widgets
+// that show them: [SliceView] for one orientation and [TriView] for linked axial,
+// coronal and sagittal views.
 //
-// Rendering is split from display: [RenderAxial] produces the RGBA image of one slice
-// at the volume's own resolution, and the widget scales it to the screen with the
-// physical pixel aspect ratio. The same RGBA image feeds the PNG montage of the CLI.
+// Rendering is split from display: [RenderSlice] produces the RGBA image of one slice
+// at the volume's own resolution, through a [Frame] that maps screen rows and columns
+// to voxels in radiological convention. The widget places that image on screen with a
+// [ViewTransform], which applies the physical pixel aspect ratio, zoom and pan. The same
+// RGBA image feeds the PNG montage of the CLI.
 package viewer
 
 import "fmt"
@@ -16,14 +19,18 @@ type WindowLevel struct {
 	LevelHU float64
 }
 
-// Window presets. The network window is the HU range the models see, [-90, 210].
+// Window presets, named by width/level in HU. The network window is the HU range the
+// models see, [-90, 210].
 var (
-	AbdomenWindow = WindowLevel{Name: "Abdomen 400/40", WidthHU: 400, LevelHU: 40}
-	NetworkWindow = WindowLevel{Name: "Network [-90, 210]", WidthHU: 300, LevelHU: 60}
+	AbdomenWindow    = WindowLevel{Name: "Abdomen 400/40", WidthHU: 400, LevelHU: 40}
+	SoftTissueWindow = WindowLevel{Name: "Soft tissue 350/50", WidthHU: 350, LevelHU: 50}
+	LiverWindow      = WindowLevel{Name: "Liver 150/30", WidthHU: 150, LevelHU: 30}
+	BoneWindow       = WindowLevel{Name: "Bone 1800/400", WidthHU: 1800, LevelHU: 400}
+	NetworkWindow    = WindowLevel{Name: "Network [-90, 210]", WidthHU: 300, LevelHU: 60}
 )
 
 // Presets lists the window presets offered in the GUI, default first.
-var Presets = []WindowLevel{AbdomenWindow, NetworkWindow}
+var Presets = []WindowLevel{AbdomenWindow, SoftTissueWindow, LiverWindow, BoneWindow, NetworkWindow}
 
 // String returns the preset name, or width/level when the window has no name.
 func (w WindowLevel) String() string {
