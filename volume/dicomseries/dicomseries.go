@@ -179,29 +179,17 @@ func (c *Catalog) only() (*Stack, error) {
 		len(c.Skipped)+len(c.Failed), c.NonDICOM, ErrMalformed)
 }
 
-// Find returns the stack whose Key is key, or the only stack of the series whose
-// SeriesInstanceUID is key.
+// Find returns the stack whose Key is key. The largest stack of a series has the
+// SeriesInstanceUID as its key.
 func (c *Catalog) Find(key string) (*Stack, error) {
-	var matches []*Stack
-	for _, st := range c.Stacks {
+	keys := make([]string, len(c.Stacks))
+	for n, st := range c.Stacks {
 		if st.Key == key {
 			return st, nil
 		}
-		if st.SeriesInstanceUID == key {
-			matches = append(matches, st)
-		}
-	}
-	switch len(matches) {
-	case 0:
-		return nil, fmt.Errorf("dicomseries: no stack %q in %s; protrude series lists the keys", key, c.Dir)
-	case 1:
-		return matches[0], nil
-	}
-	keys := make([]string, len(matches))
-	for n, st := range matches {
 		keys[n] = st.Key
 	}
-	return nil, fmt.Errorf("dicomseries: series %s in %s has %d stacks (%s); give one of these keys", key, c.Dir, len(matches), strings.Join(keys, ", "))
+	return nil, fmt.Errorf("dicomseries: no image stack %q in %s; the stacks are: %s", key, c.Dir, strings.Join(keys, ", "))
 }
 
 // Load reads the pixel data of st, a stack of c, into a volume in HU on st.Grid.
@@ -274,4 +262,3 @@ func checkConsistent(series []*slice) error {
 	}
 	return nil
 }
-

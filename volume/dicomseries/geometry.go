@@ -142,7 +142,10 @@ func planStack(series []*slice) (*stackPlan, error) {
 		spacing = meanStep
 	}
 	p.grid.SpacingMM[2] = spacing
-	p.grid.Size[2] = int(math.Floor(extentMM/spacing+spacingTolerance)) + 1
+	// Saturate before converting, so that a corrupt position far away gives a
+	// count above MaxVoxels instead of an overflow.
+	slices := math.Min(math.Floor(extentMM/spacing+spacingTolerance)+1, MaxVoxels+1)
+	p.grid.Size[2] = int(slices)
 	p.toleranceMM = spacingTolerance * spacing
 	p.gapMM = 2 * spacing * (1 + spacingTolerance)
 	p.offsetVoxels = make([][2]float64, n)

@@ -42,8 +42,9 @@ type Catalog struct {
 // Stack is the frames of one series that share orientation and image size: one
 // volume. A series with a localizer in another orientation gives two stacks.
 type Stack struct {
-	// Key identifies the stack: the SeriesInstanceUID, followed by "#2", "#3" and
-	// so on for further stacks of the same series.
+	// Key identifies the stack: the SeriesInstanceUID for the stack of a series
+	// with the most images, followed by "#2", "#3" and so on for further stacks of
+	// the same series.
 	Key               string
 	SeriesInstanceUID string
 	SeriesDescription string
@@ -190,14 +191,25 @@ func (c *Catalog) groupStacks(files []*parsedFile) {
 	seen := map[instance]string{}
 	bySeries := map[string][]*Stack{}
 	var seriesOrder []string
+	// Decodable copies come first, so that of two copies of an instance the one
+	// with native pixel data is kept.
+	ordered := make([]*parsedFile, 0, len(files))
 	for _, f := range files {
-		if f == nil || f.kind != kindImage {
-			continue
+		if f != nil && f.kind == kindImage && f.pixelErr == nil {
+			ordered = append(ordered, f)
 		}
+	}
+	for _, f := range files {
+		if f != nil && f.kind == kindImage && f.pixelErr != nil {
+			ordered = append(ordered, f)
+		}
+	}
+	for _, f := range ordered {
 		if f.sopInstanceUID != "" {
 			key := instance{f.sopInstanceUID, 0}
 			if first, ok := seen[key]; ok {
-				c.Skipped = append(c.Skipped, fmt.Sprintf("%s: same %s as %s, so it is a second copy of that instance", f.name, elementName(tag.SOPInstanceUID), first))
+				c.Skipped = append(c.Skipped, fmt.Sprintf("%s: same %s as %s, so it is a second copy of that instance (this copy has %s %s)",
+					f.name, elementName(tag.SOPInstanceUID), first, elementName(tag.TransferSyntaxUID), transferSyntaxName(f.transferSyntax)))
 				continue
 			}
 			seen[key] = f.name
