@@ -101,8 +101,8 @@ func (c *Catalog) decodeFile(st *Stack, job *fileJob, dst func(stackIndex int) [
 	return nil
 }
 
-// failedBeside returns an error when a file that failed to parse sits in the same
-// folder as a file of st.
+// failedBeside returns an error when a file that failed to parse, of st's series or
+// of an unknown one, sits in the same folder as a file of st.
 func (c *Catalog) failedBeside(st *Stack) error {
 	if len(c.Failed) == 0 {
 		return nil
@@ -112,7 +112,8 @@ func (c *Catalog) failedBeside(st *Stack) error {
 		folders[filepath.Dir(s.path)] = true
 	}
 	for n, path := range c.failedPaths {
-		if folders[filepath.Dir(path)] {
+		series := c.failedSeries[n]
+		if folders[filepath.Dir(path)] && (series == "" || series == st.SeriesInstanceUID) {
 			return fmt.Errorf("a file beside the series could not be read, and it may be one of its slices: %w", c.Failed[n])
 		}
 	}

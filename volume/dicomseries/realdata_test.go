@@ -2,6 +2,7 @@ package dicomseries
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -264,5 +265,118 @@ func TestEdgeMRSyntaxesAgree(t *testing.T) {
 				t.Fatalf("%s: voxel %d = %v, MR_small.dcm has %v", name, n, v.Voxels[n], reference.Voxels[n])
 			}
 		}
+	}
+}
+
+// TestEdgeMatchesDcm2niix reads each native edge image alone and compares it with
+// dcm2niix's conversion in patient space.
+func TestEdgeMatchesDcm2niix(t *testing.T) {
+	requirePath(t, edgeDir)
+	dcm2niix, err := exec.LookPath("dcm2niix")
+	if err != nil {
+		t.Skip("skipping: dcm2niix is not installed; it is the referee for this test")
+	}
+	for _, name := range []string{"CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm"} {
+		t.Run(name, func(t *testing.T) {
+			content, err := os.ReadFile(filepath.Join(edgeDir, name))
+			if err != nil {
+				t.Skipf("skipping: %v", err)
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			cmd := exec.Command(dcm2niix, "-z", "n", "-f", "image", "-o", out, dir)
+			if output, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("dcm2niix failed: %v\n%s", err, output)
+			}
+			referee, _, err := nifti.Read(filepath.Join(out, "image.nii"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _, err := ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.NumVoxels() != referee.NumVoxels() {
+				t.Fatalf("this reader gives %v voxels, dcm2niix %v", v.Size, referee.Size)
+			}
+			c := compareInPatientSpace(t, referee, v)
+			t.Logf("dcm2niix vs this reader: %d voxels, max index deviation %.3g, max difference %g", c.voxels, c.maxIndexDeviation, c.maxDifference)
+			if c.maxDifference != 0 {
+				t.Errorf("max difference = %g, want 0", c.maxDifference)
+			}
+		})
+	}
+}
+
+// TestEdgeFolderScan scans the whole edge folder: every file is listed as a stack,
+// a segmentation, a skipped file or a failure, and each compressed file's error
+// names its transfer syntax.
+func TestEdgeFolderScan(t *testing.T) {
+	requirePath(t, edgeDir)
+	c, err := Scan(edgeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listing []string
+	for _, st := range c.Stacks {
+		listing = append(listing, fmt.Sprintf("stack %s: %d images, error: %v", st.Key, st.NumImages, st.Err))
+	}
+	for _, s := range c.Segmentations {
+		listing = append(listing, "segmentation "+filepath.Base(s.Path))
+	}
+	listing = append(listing, c.Skipped...)
+	for _, err := range c.Failed {
+		listing = append(listing, "failed: "+err.Error())
+	}
+	all := strings.Join(listing, "\n")
+	t.Logf("scan of %s:\n%s", edgeDir, all)
+
+	wants := []string{
+		"failed: MR_truncated.dcm: element PixelData (7fe0,0010) at byte 1488 has value length 8192, but only 8130 bytes follow",
+		"no_meta.dcm: not DICOM",
+		"segmentation liver.dcm",
+		"segmentation liver_1frame.dcm",
+		"693_J2KR.dcm: TransferSyntaxUID (0002,0010) is 1.2.840.10008.1.2.4.90",
+		"CT1_JLSN.dcm: TransferSyntaxUID (0002,0010) is 1.2.840.10008.1.2.4.81",
+		"JPEG-LL.dcm: TransferSyntaxUID (0002,0010) is 1.2.840.10008.1.2.4.70",
+		"JPEG2000.dcm: TransferSyntaxUID (0002,0010) is 1.2.840.10008.1.2.4.91",
+		"JPEGLosslessP14SV1_1s_1f_u_16_16.dcm: TransferSyntaxUID (0002,0010) is 1.2.840.10008.1.2.4.70",
+		"MR_small_RLE.dcm: same SOPInstanceUID (0008,0018) as MR_small.dcm, so it is a second copy of that instance (this copy has TransferSyntaxUID (0002,0010) 1.2.840.10008.1.2.5",
+		"MR_small_jp2klossless.dcm: same SOPInstanceUID (0008,0018) as MR_small.dcm",
+		"meta_missing_tsyntax.dcm: Rows (0028,0010) is missing",
+	}
+	for _, want := range wants {
+		if !strings.Contains(all, want) {
+			t.Errorf("the scan listing does not contain %q", want)
+		}
+	}
+
+	// CT_small is listed and could load, but MR_truncated.dcm beside it may be a
+	// missing slice, so loading fails and names that file.
+	st, err := c.Find("1.3.6.1.4.1.5962.1.3.1.1.20040119072730.12322")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Load(st); err == nil || !strings.Contains(err.Error(), "MR_truncated.dcm") {
+		t.Errorf("loading CT_small: error %v, want one naming MR_truncated.dcm", err)
+	}
+}
+
+// TestRealCompressedSeriesListed checks that Scan lists the JPEG 2000 series with
+// an error naming its transfer syntax.
+func TestRealCompressedSeriesListed(t *testing.T) {
+	requirePath(t, j2kSeriesDir)
+	c, err := Scan(j2kSeriesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Stacks) != 1 || c.Stacks[0].NumImages != 20 {
+		t.Fatalf("stacks %+v, want one of 20 images", c.Stacks)
+	}
+	if err := c.Stacks[0].Err; !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "1.2.840.10008.1.2.4.90 (JPEG 2000 Image Compression (Lossless Only))") {
+		t.Errorf("stack error %v, want an unsupported-series error naming the JPEG 2000 transfer syntax", err)
 	}
 }

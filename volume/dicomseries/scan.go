@@ -1,6 +1,7 @@
 package dicomseries
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"math"
@@ -31,12 +32,15 @@ type Catalog struct {
 	// NonDICOM is the number of files in Skipped that are not DICOM at all.
 	NonDICOM int
 	// Failed lists DICOM files that could not be parsed; each error names the file.
-	// A stack with a file in the same folder as a failed file does not load,
-	// because the failed file may be one of its slices.
+	// A stack does not load when a failed file of the same or an unknown series
+	// sits in the same folder as one of its files, because the failed file may be
+	// one of its slices.
 	Failed []error
 
-	// failedPaths[n] is the path of the file of Failed[n].
-	failedPaths []string
+	// failedPaths[n] is the path of the file of Failed[n], and failedSeries[n] its
+	// SeriesInstanceUID, or "" when the file failed before it was read.
+	failedPaths  []string
+	failedSeries []string
 }
 
 // Stack is the frames of one series that share orientation and image size: one
@@ -113,6 +117,7 @@ func Scan(dir string) (*Catalog, error) {
 	files := make([]*parsedFile, len(paths))
 	errs := make([]error, len(paths))
 	notDICOM := make([]bool, len(paths))
+	failedSeries := make([]string, len(paths))
 	parallelFor(len(paths), func(n int) {
 		name := displayName(dir, paths[n])
 		ok, err := sniffFile(paths[n])
@@ -132,6 +137,9 @@ func Scan(dir string) (*Catalog, error) {
 		f, err := parseFile(name, content)
 		if err != nil {
 			errs[n] = err
+			if f != nil {
+				failedSeries[n] = cmp.Or(f.seriesUID, missingSeriesKey)
+			}
 			return
 		}
 		// Keep the geometry but drop the pixel data; Load reads the files again.
@@ -147,6 +155,7 @@ func Scan(dir string) (*Catalog, error) {
 		case errs[n] != nil:
 			c.Failed = append(c.Failed, errs[n])
 			c.failedPaths = append(c.failedPaths, path)
+			c.failedSeries = append(c.failedSeries, failedSeries[n])
 		case notDICOM[n]:
 			c.NonDICOM++
 			c.Skipped = append(c.Skipped, name+": not DICOM (no \"DICM\" marker at byte 128 and no DICOM element at byte 0)")

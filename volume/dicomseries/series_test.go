@@ -74,7 +74,7 @@ func TestReadDirInstanceNumberAgainstZ(t *testing.T) {
 		t.Errorf("grid %+v, want origin at z = 0, slice axis +z and spacing 3", v.Grid)
 	}
 	for k := 0; k < 5; k++ {
-		want := float32(newSliceSpec(float64(3*k)).stored[0]) - 1024
+		want := float32(newSliceSpec(float64(3 * k)).stored[0]) - 1024
 		if got := v.At(0, 0, k); got != want {
 			t.Errorf("voxel (0, 0, %d) = %v, want %v from the slice at z = %d", k, got, want, 3*k)
 		}
@@ -95,7 +95,7 @@ func TestReadDirShuffledFiles(t *testing.T) {
 		t.Errorf("size %v, spacing %v, warnings %q; want 12 slices 1.25 mm apart and no warnings", v.Size, v.SpacingMM, info.Warnings)
 	}
 	for k := 0; k < 12; k++ {
-		want := float32(newSliceSpec(1.25*float64(k)).stored[5]) - 1024
+		want := float32(newSliceSpec(1.25 * float64(k)).stored[5]) - 1024
 		if got := v.At(1, 1, k); got != want {
 			t.Errorf("voxel (1, 1, %d) = %v, want %v", k, got, want)
 		}

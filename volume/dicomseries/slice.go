@@ -145,7 +145,8 @@ func (f *parsedFile) requireImage() error {
 	return nil
 }
 
-// parseFile parses one DICOM file held in memory. Files without preamble or without
+// parseFile parses one DICOM file held in memory. On error, the returned file is
+// nil or carries only the identity elements read before the error. Files without preamble or without
 // TransferSyntaxUID are read when the transfer syntax can be inferred (see
 // toPart10). For images it checks that the frames are single-sample with the
 // geometry elements a series needs. name identifies the file in errors.
@@ -169,7 +170,8 @@ func parseFile(name string, content []byte) (*parsedFile, error) {
 	}
 	f, err := fileFromDataset(name, &ds)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		// f still carries the identity read so far, such as the series.
+		return f, fmt.Errorf("%s: %w", name, err)
 	}
 	f.inferredSyntax = inferred
 	return f, nil
@@ -179,7 +181,7 @@ func fileFromDataset(name string, ds *dicom.Dataset) (*parsedFile, error) {
 	f := &parsedFile{name: name, numberOfFrames: 1}
 	var err error
 	if f.transferSyntax, err = elementString(ds, tag.TransferSyntaxUID); err != nil {
-		return nil, err
+		return f, err
 	}
 	f.sopClassUID = optionalString(ds, tag.SOPClassUID)
 	f.sopInstanceUID = optionalString(ds, tag.SOPInstanceUID)
@@ -201,7 +203,7 @@ func fileFromDataset(name string, ds *dicom.Dataset) (*parsedFile, error) {
 		return f, nil
 	}
 	if f.numberOfFrames < 1 {
-		return nil, fmt.Errorf("%s is %d, want at least 1: %w", elementName(tag.NumberOfFrames), f.numberOfFrames, ErrMalformed)
+		return f, fmt.Errorf("%s is %d, want at least 1: %w", elementName(tag.NumberOfFrames), f.numberOfFrames, ErrMalformed)
 	}
 
 	// A transfer syntax whose pixel data this package cannot decode still lets the
@@ -222,13 +224,13 @@ func fileFromDataset(name string, ds *dicom.Dataset) (*parsedFile, error) {
 		byteOrder:         order,
 	}
 	if err := common.readPixelFormat(ds); err != nil {
-		return nil, firstError(syntaxErr, err)
+		return f, firstError(syntaxErr, err)
 	}
 	if err := common.readPadding(ds); err != nil {
-		return nil, err
+		return f, firstError(syntaxErr, err)
 	}
 	if f.frames, err = readFrames(name, ds, common); err != nil {
-		return nil, firstError(syntaxErr, err)
+		return f, firstError(syntaxErr, err)
 	}
 	if syntaxErr != nil {
 		f.pixelErr = syntaxErr
@@ -236,7 +238,7 @@ func fileFromDataset(name string, ds *dicom.Dataset) (*parsedFile, error) {
 	}
 
 	if err := common.readPixelData(ds); err != nil {
-		return nil, err
+		return f, err
 	}
 	frameBytes := len(common.pixelData) / f.numberOfFrames
 	for n, s := range f.frames {
@@ -411,10 +413,11 @@ func (s *slice) readRescale(ds *dicom.Dataset) error {
 // values (before rescale) in the same representation as the samples. Without a
 // range limit only the padding value itself is padding.
 func (s *slice) readPadding(ds *dicom.Dataset) error {
-	value, err := elementInt(ds, tag.PixelPaddingValue)
-	if isMissing(err) {
+	if e, err := ds.FindElementByTag(tag.PixelPaddingValue); err != nil || e.Value == nil || e.Value.ValueType() == dicom.Ints && len(e.Value.GetValue().([]int)) == 0 {
+		// Absent or empty: no padding.
 		return nil
 	}
+	value, err := elementInt(ds, tag.PixelPaddingValue)
 	if err != nil {
 		return err
 	}
