@@ -6,6 +6,9 @@
 //	protrude                      open the viewer (needs a display)
 //	protrude view [INPUT]         open the viewer on a NIfTI file or DICOM folder
 //	protrude segment INPUT -o DIR write kidney, protrusion and tumor masks and a montage
+//	protrude series DIR           list the DICOM image stacks in a folder
+//	protrude convert INPUT OUT.nii[.gz] [--series KEY]
+//	                              write the volume Protrude reads as NIfTI
 //	protrude check-bundle --models DIR
 //	                              load a model bundle and run one patch through each net
 //	protrude version              print the version and the model bundle id
@@ -65,6 +68,10 @@ func run(args []string) error {
 		return runViewer(args[1:])
 	case "segment":
 		return runSegment(args[1:])
+	case "series":
+		return runSeries(args[1:])
+	case "convert":
+		return runConvert(args[1:])
 	case "check-bundle":
 		return runCheckBundle(args[1:])
 	case "version", "--version":
@@ -84,6 +91,10 @@ Usage:
   protrude segment [flags] INPUT -o OUTDIR
                                   write kidney.nii.gz, protrusion.nii.gz, tumor.nii.gz
                                   and montage.png on the input's grid
+  protrude series DIR             list the DICOM image stacks (series) in DIR, with
+                                  size, spacing, warnings and the key for --series
+  protrude convert INPUT OUT.nii[.gz] [--series KEY]
+                                  write the volume Protrude reads from INPUT as NIfTI
   protrude check-bundle --models DIR
                                   validate a model bundle and run one patch per net
   protrude version                print the version and the embedded bundle id

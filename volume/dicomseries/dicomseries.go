@@ -99,6 +99,9 @@ var (
 	// ErrUnsupported marks a valid series that uses a feature this package does not
 	// read, such as a compressed transfer syntax.
 	ErrUnsupported = errors.New("unsupported DICOM series")
+	// ErrMultipleStacks marks a folder with more than one loadable image stack where
+	// one was expected. It wraps ErrUnsupported.
+	ErrMultipleStacks = fmt.Errorf("more than one image stack: %w", ErrUnsupported)
 )
 
 // Tolerances for comparing geometry between slices.
@@ -136,9 +139,9 @@ func ReadDir(dir string) (*volume.Volume, *SeriesInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := c.only()
+	st, err := c.Only()
 	if err != nil {
-		return nil, nil, fmt.Errorf("dicomseries: read %s: %w", dir, err)
+		return nil, nil, err
 	}
 	return c.Load(st)
 }
@@ -154,9 +157,9 @@ func (c *Catalog) Loadable() []*Stack {
 	return stacks
 }
 
-// only returns the one loadable stack, or an error that explains why there is none
+// Only returns the one loadable stack, or an error that explains why there is none
 // or more than one.
-func (c *Catalog) only() (*Stack, error) {
+func (c *Catalog) Only() (*Stack, error) {
 	loadable := c.Loadable()
 	switch {
 	case len(loadable) == 1:
@@ -166,17 +169,17 @@ func (c *Catalog) only() (*Stack, error) {
 		for n, st := range loadable {
 			keys[n] = fmt.Sprintf("%s (%d images)", st.Key, st.NumImages)
 		}
-		return nil, fmt.Errorf("the folder contains %d image stacks (series, or orientations within a series): %s; choose one (protrude convert --series KEY, or the series dialog of the viewer): %w",
-			len(loadable), strings.Join(keys, ", "), ErrUnsupported)
+		return nil, fmt.Errorf("dicomseries: read %s: the folder contains %d image stacks (series, or orientations within a series): %s; choose one by its key: %w",
+			c.Dir, len(loadable), strings.Join(keys, ", "), ErrMultipleStacks)
 	case len(c.Failed) > 0:
-		return nil, c.Failed[0]
+		return nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, c.Failed[0])
 	case len(c.Stacks) > 0:
-		return nil, c.Stacks[0].Err
+		return nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, c.Stacks[0].Err)
 	case len(c.Segmentations) > 0:
-		return nil, fmt.Errorf("the folder contains only DICOM segmentations (%s), which are not images: %w", filepath.Base(c.Segmentations[0].Path), ErrUnsupported)
+		return nil, fmt.Errorf("dicomseries: read %s: the folder contains only DICOM segmentations (%s), which are not images: %w", c.Dir, filepath.Base(c.Segmentations[0].Path), ErrUnsupported)
 	}
-	return nil, fmt.Errorf("no DICOM images found: %d files checked, %d of them not DICOM; choose the folder that contains the series' .dcm files: %w",
-		len(c.Skipped)+len(c.Failed), c.NonDICOM, ErrMalformed)
+	return nil, fmt.Errorf("dicomseries: read %s: no DICOM images found: %d files checked, %d of them not DICOM; choose the folder that contains the series' .dcm files: %w",
+		c.Dir, len(c.Skipped)+len(c.Failed), c.NonDICOM, ErrMalformed)
 }
 
 // Find returns the stack whose Key is key. The largest stack of a series has the
