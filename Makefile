@@ -18,7 +18,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin/protrude
 
-.PHONY: run test build deps apt ort gomod bench models clean
+.PHONY: run test build deps apt ort gomod bench bench-convert models clean
 
 run: deps build
 	./$(BIN)
@@ -59,6 +59,12 @@ test: deps
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Times "protrude convert" against dcm2niix on a generated 512×512×300 int16 CT
+# series; BENCH_SLICES sets the slice count.
+BENCH_SLICES ?= 300
+bench-convert: deps build
+	$(GO) run ./scripts/benchconvert -protrude $(BIN) -slices $(BENCH_SLICES)
 
 clean:
 	rm -rf bin out dist

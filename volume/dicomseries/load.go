@@ -2,8 +2,13 @@ package dicomseries
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
+
+	"github.com/suyashkumar/dicom/pkg/tag"
+	"github.com/suyashkumar/dicom/pkg/uid"
 
 	"protrude/volume"
 )
@@ -77,11 +82,13 @@ func (c *Catalog) load(st *Stack) (*volume.Volume, error) {
 // matches what Scan found.
 func (c *Catalog) decodeFile(st *Stack, job *fileJob, dst func(stackIndex int) []float32) error {
 	name := displayName(c.Dir, job.path)
-	content, err := os.ReadFile(job.path)
+	buffer := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(buffer)
+	content, err := readFileInto(job.path, buffer)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	f, err := parseFile(name, content)
+	f, err := parseForDecode(name, content)
 	if err != nil {
 		return err
 	}
@@ -118,4 +125,72 @@ func (c *Catalog) failedBeside(st *Stack) error {
 		}
 	}
 	return nil
+}
+
+// readBuffers holds file buffers for reuse between files, so that loading a series
+// does not allocate, and the garbage collector does not clear, one buffer per file.
+var readBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// readFileInto reads the file at path into *buffer, growing it when needed, and
+// returns the content.
+func readFileInto(path string, buffer *[]byte) ([]byte, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := int(info.Size())
+	if cap(*buffer) < size {
+		*buffer = make([]byte, size)
+	}
+	content := (*buffer)[:size]
+	if _, err := io.ReadFull(file, content); err != nil {
+		return nil, err
+	}
+	return content, nil
+}
+
+// parseForDecode parses a whole file for decoding. A file with native pixel data is
+// parsed only up to its top-level PixelData element, and its frames take their
+// samples straight from content, which saves a copy of the pixel data. Other files
+// go through parseFile. The frames refer to content, so content must not change
+// until they are decoded.
+func parseForDecode(name string, content []byte) (*parsedFile, error) {
+	syntax, _ := metaTransferSyntax(content)
+	order, native := nativeTransferSyntaxes[syntax]
+	at, found := headerEnd(content, len(content))
+	if !found || !native || syntax == uid.DeflatedExplicitVRLittleEndian {
+		return parseFile(name, content)
+	}
+	f, err := parseHeader(name, content[:at])
+	if err != nil || f.kind != kindImage || f.pixelErr != nil {
+		return f, err
+	}
+
+	w := lengthWalker{content: content, pos: at, order: order, implicit: syntax == uid.ImplicitVRLittleEndian}
+	h, err := w.next()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if h.length == undefinedLength {
+		return nil, fmt.Errorf("%s: %s is encapsulated (compressed) although the transfer syntax is native: %w", name, elementName(tag.PixelData), ErrMalformed)
+	}
+	first := f.frames[0]
+	frameBytes := first.rows * first.columns * first.bitsAllocated / 8
+	if need := frameBytes * len(f.frames); int(h.length) < need {
+		frames := ""
+		if len(f.frames) > 1 {
+			frames = fmt.Sprintf(" × %d frames", len(f.frames))
+		}
+		return nil, fmt.Errorf("%s: %s is %d bytes, but %d rows × %d columns%s × %d bits need %d: %w",
+			name, elementName(tag.PixelData), h.length, first.rows, first.columns, frames, first.bitsAllocated, need, ErrMalformed)
+	}
+	for n, s := range f.frames {
+		s.pixelData = content[w.pos+n*frameBytes : w.pos+(n+1)*frameBytes]
+	}
+	return f, nil
 }

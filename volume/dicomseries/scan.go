@@ -2,7 +2,9 @@ package dicomseries
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -129,12 +131,7 @@ func Scan(dir string) (*Catalog, error) {
 			notDICOM[n] = true
 			return
 		}
-		content, err := os.ReadFile(paths[n])
-		if err != nil {
-			errs[n] = fmt.Errorf("%s: %w", name, err)
-			return
-		}
-		f, err := parseFile(name, content)
+		f, err := scanFile(paths[n], name)
 		if err != nil {
 			errs[n] = err
 			if f != nil {
@@ -325,4 +322,79 @@ func inputWarnings(frames []*slice) []string {
 		}
 	}
 	return warnings
+}
+
+// scanPrefixSize is the number of bytes Scan reads first from each file. It holds
+// the header of almost every image, so the pixel data need not be read.
+const scanPrefixSize = 64 << 10
+
+// scanFile parses the header of one file for Scan. It reads the whole file only
+// when the header does not end within the first scanPrefixSize bytes, or when the
+// file needs more than a walk of its element headers (no meta group, no
+// TransferSyntaxUID, deflate, or an element length that does not fit).
+func scanFile(path, name string) (*parsedFile, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if info.Size() > math.MaxInt32 {
+		return nil, fmt.Errorf("%s: the file is %d bytes, more than the 2 GiB this package reads: %w", name, info.Size(), ErrUnsupported)
+	}
+	size := int(info.Size())
+	prefix := make([]byte, min(size, scanPrefixSize))
+	if _, err := io.ReadFull(file, prefix); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(prefix) == size {
+		return parseFile(name, prefix)
+	}
+	if at, ok := headerEnd(prefix, size); ok {
+		return parseHeader(name, prefix[:at])
+	}
+
+	content := make([]byte, size)
+	copy(content, prefix)
+	if _, err := io.ReadFull(file, content[len(prefix):]); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return parseFile(name, content)
+}
+
+// headerEnd returns the offset of the top-level PixelData element of a Part 10 file
+// of size bytes whose first bytes are prefix, when that element starts inside
+// prefix and every element length before it fits in the file.
+func headerEnd(prefix []byte, size int) (int, bool) {
+	if !hasDICMPrefix(prefix) {
+		return 0, false
+	}
+	syntax, ok := metaTransferSyntax(prefix)
+	if !ok {
+		return 0, false
+	}
+	w := lengthWalker{content: prefix, pos: sniffSize, order: binary.LittleEndian, fileSize: size}
+	for w.pos+4 <= len(prefix) && binary.LittleEndian.Uint16(prefix[w.pos:]) == tag.MetadataGroup {
+		h, err := w.next()
+		if err != nil || h.length == undefinedLength {
+			return 0, false
+		}
+		w.pos += int(h.length)
+	}
+	switch syntax {
+	case uid.ImplicitVRLittleEndian:
+		w.implicit = true
+	case uid.ExplicitVRBigEndian:
+		w.order = binary.BigEndian
+	case uid.DeflatedExplicitVRLittleEndian:
+		return 0, false
+	}
+	at, err := w.findPixelData()
+	if err != nil || at < 0 || at > len(prefix) {
+		return 0, false
+	}
+	return at, true
 }
