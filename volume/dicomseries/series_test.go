@@ -684,3 +684,80 @@ func TestReadDirTooManyVoxels(t *testing.T) {
 		t.Errorf("error %v, want one about the voxel limit", err)
 	}
 }
+
+// bigSliceSpec returns a 256 × 256 image, 128 KiB of pixel data, so that Scan reads
+// only the first part of its file. An icon image sequence with its own PixelData,
+// in an undefined-length item, comes before the image's pixel data.
+func bigSliceSpec(z float64) sliceSpec {
+	s := linearSpec(z, 256, 256)
+	for n := range s.stored {
+		s.stored[n] = int16(math.Round(z*10)) + int16(n%1000)
+	}
+	icon := encodeElements([]rawElement{
+		usElement(tag.Rows, 2),
+		usElement(tag.Columns, 2),
+		{tag: tag.PixelData, vr: "OW", value: make([]byte, 8)},
+	})
+	var item []byte
+	item = append(item, itemHeader(0xe000, undefinedLength)...)
+	item = append(item, icon...)
+	item = append(item, itemHeader(0xe00d, 0)...)
+	item = append(item, itemHeader(sequenceDelimitationElement, 0)...)
+	s.replace = []rawElement{{tag: tag.IconImageSequence, vr: "SQ", value: item, undefinedLength: true}}
+	return s
+}
+
+func TestScanLargeFilesReadsHeaders(t *testing.T) {
+	specs := []sliceSpec{bigSliceSpec(0), bigSliceSpec(2), bigSliceSpec(4)}
+	dir := writeSeries(t, specs)
+	c, err := Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Stacks) != 1 || c.Stacks[0].Grid.Size != [3]int{256, 256, 3} || len(c.Failed) != 0 {
+		t.Fatalf("stacks %+v, failed %v; want one 256×256×3 stack", c.Stacks, c.Failed)
+	}
+	v, _, err := c.Load(c.Stacks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 3; k++ {
+		for _, n := range []int{0, 999, 65535} {
+			want := float64(specs[k].stored[n]) * 0.1
+			requireNear(t, fmt.Sprintf("voxel %d of slice %d", n, k), float64(v.Voxels[k*65536+n]), want, 1e-4)
+		}
+	}
+
+	// A file cut inside its pixel data fails in Scan, because the PixelData length
+	// is checked against the file size, although the pixel data are not read.
+	path := filepath.Join(dir, "IM0002.dcm")
+	content, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, content[:len(content)-100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Failed) != 1 || !strings.Contains(c.Failed[0].Error(), "IM0002.dcm: element PixelData (7fe0,0010)") || !strings.Contains(c.Failed[0].Error(), "but only 130972 bytes follow") {
+		t.Errorf("failed %v, want IM0002.dcm with a PixelData length error", c.Failed)
+	}
+}
+
+func TestHeaderEnd(t *testing.T) {
+	content := bigSliceSpec(0).encode()
+	at, ok := headerEnd(content[:scanPrefixSize], len(content))
+	if !ok {
+		t.Fatal("headerEnd found no PixelData in the first 64 KiB")
+	}
+	// The image's PixelData header is the last 12 bytes before its 131072-byte value.
+	if want := len(content) - 131072 - 12; at != want {
+		t.Errorf("headerEnd = %d, want %d (the top-level PixelData, not the icon's)", at, want)
+	}
+	if _, ok := headerEnd(content[:at], len(content)); ok {
+		t.Error("headerEnd found PixelData in a prefix that ends before it")
+	}
+}
