@@ -76,6 +76,9 @@ type slice struct {
 // blends a sentinel such as -2000 into tissue.
 const paddingHU = -1024
 
+// maxFrames is the largest NumberOfFrames read.
+const maxFrames = 1 << 24
+
 // segmentationSOPClass is the SOP Class UID of DICOM Segmentation Storage.
 const segmentationSOPClass = "1.2.840.10008.5.1.4.1.1.66.4"
 
@@ -215,8 +218,9 @@ func fileFromDataset(name string, ds *dicom.Dataset, headerOnly bool) (*parsedFi
 		f.kind = kindNonImage
 		return f, nil
 	}
-	if f.numberOfFrames < 1 {
-		return f, fmt.Errorf("%s is %d, want at least 1: %w", elementName(tag.NumberOfFrames), f.numberOfFrames, ErrMalformed)
+	// The upper bound keeps frames × rows × columns × 4 bytes within an int64.
+	if f.numberOfFrames < 1 || f.numberOfFrames > maxFrames {
+		return f, fmt.Errorf("%s is %d, want 1 to %d: %w", elementName(tag.NumberOfFrames), f.numberOfFrames, maxFrames, ErrMalformed)
 	}
 
 	// A transfer syntax whose pixel data this package cannot decode still lets the
@@ -350,8 +354,8 @@ func (s *slice) readPixelFormat(ds *dicom.Dataset) error {
 	if s.columns, err = elementInt(ds, tag.Columns); err != nil {
 		return err
 	}
-	if s.rows <= 0 || s.columns <= 0 {
-		return fmt.Errorf("%s is %d and %s is %d, want both > 0: %w", elementName(tag.Rows), s.rows, elementName(tag.Columns), s.columns, ErrMalformed)
+	if s.rows <= 0 || s.columns <= 0 || s.rows > math.MaxUint16 || s.columns > math.MaxUint16 {
+		return fmt.Errorf("%s is %d and %s is %d, want both from 1 to 65535: %w", elementName(tag.Rows), s.rows, elementName(tag.Columns), s.columns, ErrMalformed)
 	}
 
 	samples, err := elementInt(ds, tag.SamplesPerPixel)
