@@ -56,7 +56,7 @@
 //
 // A file without preamble or file meta group, or whose meta group lacks
 // TransferSyntaxUID, is read when its whole dataset parses as explicit VR little
-// endian or, failing that, implicit VR little endian; the stack's warnings name
+// endian or, failing that, implicit VR little endian. The stack's warnings name
 // such files. Element lengths are checked against the file size before parsing, so
 // a corrupt length fails with an error and never allocates more than the file.
 //

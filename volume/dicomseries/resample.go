@@ -45,7 +45,7 @@ func (p *stackPlan) resampleInto(out *volume.Volume, frames [][]float32, rows, c
 
 // sampleFrame writes frame k, shifted by its in-plane offset, into dst on the output
 // grid's plane. Output pixels outside the frame are air. A whole-voxel offset is
-// copied exactly; otherwise values are interpolated bilinearly, with air outside
+// copied exactly. Otherwise values are interpolated bilinearly, with air outside
 // the frame.
 func (p *stackPlan) sampleFrame(dst, src []float32, k, rows, columns int) {
 	width, height := p.grid.Size[0], p.grid.Size[1]

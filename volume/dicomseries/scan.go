@@ -33,7 +33,7 @@ type Catalog struct {
 	Skipped []string
 	// NonDICOM is the number of files in Skipped that are not DICOM at all.
 	NonDICOM int
-	// Failed lists DICOM files that could not be parsed; each error names the file.
+	// Failed lists DICOM files that could not be parsed. Each error names the file.
 	// A stack does not load when a failed file of the same or an unknown series
 	// sits in the same folder as one of its files, because the failed file may be
 	// one of its slices.
@@ -139,7 +139,7 @@ func Scan(dir string) (*Catalog, error) {
 			}
 			return
 		}
-		// Keep the geometry but drop the pixel data; Load reads the files again.
+		// Keep the geometry but drop the pixel data, because Load reads the files again.
 		for i, s := range f.frames {
 			s.path, s.frameIndex, s.pixelData = paths[n], i, nil
 		}
@@ -247,8 +247,8 @@ func (c *Catalog) groupStacks(files []*parsedFile) {
 			st.Err = fmt.Errorf("%s: %w", f.name, f.pixelErr)
 		}
 		for _, s := range f.frames {
-			// Frames of one file can differ in orientation only in odd files;
-			// those are caught by checkConsistent.
+			// All frames of a file join the file's stack. checkConsistent rejects
+			// frames whose orientation differs from the first.
 			st.frames = append(st.frames, s)
 		}
 	}

@@ -117,7 +117,7 @@ type parsedFile struct {
 	pixelErr error
 }
 
-// parseSlice parses a single-frame image file; tests and the fuzz target use it.
+// parseSlice parses a single-frame image file. Tests and the fuzz target use it.
 func parseSlice(name string, content []byte) (*slice, error) {
 	f, err := parseFile(name, content)
 	if err != nil {
@@ -283,8 +283,8 @@ func firstError(a, b error) error {
 }
 
 // readFrames returns one slice per frame, copies of common with each frame's
-// geometry and rescale. Single-frame files take them from the top level; multi-frame
-// files need per-frame functional groups (enhanced CT and MR).
+// geometry and rescale. Single-frame files take them from the top level, and
+// multi-frame files need per-frame functional groups (enhanced CT and MR).
 func readFrames(name string, ds *dicom.Dataset, common *slice) ([]*slice, error) {
 	if _, err := ds.FindElementByTag(tag.PerFrameFunctionalGroupsSequence); err == nil {
 		return readEnhancedFrames(name, ds, common)
@@ -306,7 +306,7 @@ func readFrames(name string, ds *dicom.Dataset, common *slice) ([]*slice, error)
 
 // readGeometry reads ImagePositionPatient from positionDS, ImageOrientationPatient
 // from orientationDS and PixelSpacing, SliceThickness and SpacingBetweenSlices from
-// spacingDS. For single-frame images all three are the dataset itself; for
+// spacingDS. For single-frame images all three are the dataset itself, and for
 // enhanced images they are functional group macros.
 func (s *slice) readGeometry(positionDS, orientationDS, spacingDS *dicom.Dataset) error {
 	position, err := elementFloats(positionDS, tag.ImagePositionPatient, 3)
