@@ -74,7 +74,7 @@ func describeStack(st *dicomseries.Stack) string {
 	if description == "" {
 		description = "(no description)"
 	}
-	line := fmt.Sprintf("%q, %s, %d images in %d files", description, orNone(st.Modality), st.NumImages, st.NumFiles)
+	line := fmt.Sprintf("%q, %s, %d images in %d files", description, modalityOrNone(st.Modality), st.NumImages, st.NumFiles)
 	if st.Err == nil {
 		g := st.Grid
 		line += fmt.Sprintf(", %d×%d×%d voxels, spacing %.3g×%.3g×%.3g mm", g.Size[0], g.Size[1], g.Size[2], g.SpacingMM[0], g.SpacingMM[1], g.SpacingMM[2])
@@ -82,11 +82,11 @@ func describeStack(st *dicomseries.Stack) string {
 	return line
 }
 
-func orNone(s string) string {
-	if s == "" {
+func modalityOrNone(modality string) string {
+	if modality == "" {
 		return "no modality"
 	}
-	return s
+	return modality
 }
 
 // runConvert loads a NIfTI file or a DICOM stack and writes it as NIfTI, the same

@@ -190,11 +190,8 @@ func sopClassName(u string) string {
 // groupStacks sorts the frames of image files into stacks and plans each stack's
 // grid.
 func (c *Catalog) groupStacks(files []*parsedFile) {
-	type instance struct {
-		sop   string
-		frame int
-	}
-	seen := map[instance]string{}
+	// seen maps each SOPInstanceUID to the file that first had it.
+	seen := map[string]string{}
 	bySeries := map[string][]*Stack{}
 	var seriesOrder []string
 	// Decodable copies come first, so that of two copies of an instance the one
@@ -212,13 +209,12 @@ func (c *Catalog) groupStacks(files []*parsedFile) {
 	}
 	for _, f := range ordered {
 		if f.sopInstanceUID != "" {
-			key := instance{f.sopInstanceUID, 0}
-			if first, ok := seen[key]; ok {
+			if first, ok := seen[f.sopInstanceUID]; ok {
 				c.Skipped = append(c.Skipped, fmt.Sprintf("%s: same %s as %s, so it is a second copy of that instance (this copy has %s %s)",
 					f.name, elementName(tag.SOPInstanceUID), first, elementName(tag.TransferSyntaxUID), transferSyntaxName(f.transferSyntax)))
 				continue
 			}
-			seen[key] = f.name
+			seen[f.sopInstanceUID] = f.name
 		}
 		if f.seriesUID == "" {
 			f.seriesUID = missingSeriesKey
