@@ -38,7 +38,7 @@ func sequenceElement(t tag.Tag, items ...[]rawElement) rawElement {
 }
 
 // linearSpec returns a rows × columns image at height z whose HU value at pixel n is
-// z + 0.1 n, so that linear interpolation along z has an exact answer.
+// z + 0.1 n, so that linear interpolation along z has an exact expected value.
 func linearSpec(z float64, rows, columns int) sliceSpec {
 	s := newSliceSpec(z)
 	s.rows, s.columns = rows, columns
@@ -453,7 +453,7 @@ func TestScanSplitsOrientations(t *testing.T) {
 }
 
 // enhancedCT returns an Enhanced CT file with frames at the given heights, in file
-// order. Frame f stores 100·z/3 + n at pixel n; the shared rescale is slope 1 and
+// order. Frame f stores 100·z/3 + n at pixel n. The shared rescale is slope 1 and
 // intercept -1024, except for frames listed in doubled, which carry a per-frame
 // slope 2 and intercept 0.
 func enhancedCT(heights []float64, doubled map[int]bool) []byte {
@@ -759,5 +759,40 @@ func TestHeaderEnd(t *testing.T) {
 	}
 	if _, ok := headerEnd(content[:at], len(content)); ok {
 		t.Error("headerEnd found PixelData in a prefix that ends before it")
+	}
+}
+
+// TestDecodeHighBitAboveBitsStored reads 12-bit samples stored in bits 4 to 15
+// (HighBit 15), signed and unsigned.
+func TestDecodeHighBitAboveBitsStored(t *testing.T) {
+	cases := []struct {
+		name                string
+		pixelRepresentation int
+		raw                 uint16
+		want                float32
+	}{
+		{"signed minus one", 1, 0xfff0, -1},
+		{"signed minimum", 1, 0x8000, -2048},
+		{"signed with low bits set", 1, 0x7ff5, 2047},
+		{"unsigned maximum", 0, 0xfff0, 4095},
+	}
+	for _, tc := range cases {
+		s := &slice{bitsAllocated: 16, bitsStored: 12, sampleShift: 4, pixelRepresentation: tc.pixelRepresentation,
+			rescaleSlope: 1, byteOrder: binary.BigEndian, pixelData: binary.BigEndian.AppendUint16(nil, tc.raw)}
+		got := make([]float32, 1)
+		s.decodeInto(got)
+		if got[0] != tc.want {
+			t.Errorf("%s: raw %#04x gives %v, want %v", tc.name, tc.raw, got[0], tc.want)
+		}
+	}
+}
+
+func TestReadDirRejectsHighBit(t *testing.T) {
+	specs := stack(0, 1)
+	specs[0].replace = []rawElement{usElement(tag.HighBit, 16)}
+	_, _, err := ReadDir(writeSeries(t, specs))
+	want := "HighBit (0028,0102) is 16 with BitsStored (0028,0101) 16 and BitsAllocated (0028,0100) 16, want 15 to 15"
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want a malformed-file error containing %q", err, want)
 	}
 }
