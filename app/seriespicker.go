@@ -15,8 +15,8 @@ import (
 	"protrude/volume/dicomseries"
 )
 
-// openDICOMFolder scans a DICOM folder and opens its image stack, or asks which one
-// to open when there are several. It runs off the UI goroutine.
+// openDICOMFolder scans a DICOM folder and opens its image stack, or shows a dialog
+// to choose one when there are several. It runs off the UI goroutine.
 func (ui *viewerUI) openDICOMFolder(path string) error {
 	start := time.Now()
 	c, err := dicomseries.Scan(path)

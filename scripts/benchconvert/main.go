@@ -2,7 +2,7 @@
 // series.
 //
 // It writes a series of int16 single-frame CT files (explicit VR little endian, an
-// elliptical body phantom in air) into a temporary folder, then converts the same
+// elliptical body phantom in air) into a temporary folder. It then converts the same
 // files to uncompressed NIfTI with both tools, alternating, and prints the wall time
 // and peak resident memory of each run. Finally it checks that both outputs hold the
 // same voxels at the same patient positions.
