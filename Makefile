@@ -21,7 +21,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin/protrude
 
-.PHONY: run test build deps apt ort gomod bench fuzz models results clean
+.PHONY: run test build deps apt ort gomod bench bench-convert fuzz models results clean
 
 run: deps build
 	./$(BIN)
@@ -82,6 +82,12 @@ FUZZTIME ?= 60s
 FUZZMINIMIZETIME ?= 5s
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) GO=$(GO) scripts/fuzz.sh
+
+# Times "protrude convert" against dcm2niix on a generated 512×512×300 int16 CT
+# series; BENCH_SLICES sets the slice count.
+BENCH_SLICES ?= 300
+bench-convert: deps build
+	$(GO) run ./scripts/benchconvert -protrude $(BIN) -slices $(BENCH_SLICES)
 
 clean:
 	rm -rf bin out dist build

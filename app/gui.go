@@ -448,6 +448,13 @@ func (ui *viewerUI) openDemo() error {
 // openPath loads a NIfTI file or DICOM folder. It runs off the UI goroutine.
 func (ui *viewerUI) openPath(path string) error {
 	fyne.Do(func() { ui.stageLabel.SetText("Loading " + filepath.Base(path) + "…") })
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		err := ui.openDICOMFolder(path)
+		if err != nil {
+			fyne.Do(func() { ui.stageLabel.SetText("") })
+		}
+		return err
+	}
 	start := time.Now()
 	st, err := loadStudy(path)
 	if err != nil {
@@ -474,8 +481,12 @@ func (ui *viewerUI) showStudy(st *study) {
 	}
 	ui.updateStatus()
 	ui.win.SetTitle(fmt.Sprintf("Protrude — %s — %s", filepath.Base(st.Path), researchNotice))
-	ui.stageLabel.SetText(fmt.Sprintf("%d×%d×%d, %.2g×%.2g×%.2g mm", st.CT.Size[0], st.CT.Size[1], st.CT.Size[2],
-		st.CT.SpacingMM[0], st.CT.SpacingMM[1], st.CT.SpacingMM[2]))
+	status := fmt.Sprintf("%d×%d×%d, %.2g×%.2g×%.2g mm", st.CT.Size[0], st.CT.Size[1], st.CT.Size[2],
+		st.CT.SpacingMM[0], st.CT.SpacingMM[1], st.CT.SpacingMM[2])
+	if len(st.Warnings) > 0 {
+		status += fmt.Sprintf(" — %d input warnings", len(st.Warnings))
+	}
+	ui.stageLabel.SetText(status)
 	ui.progress.SetValue(0)
 	ui.runButton.Enable()
 	if len(st.Warnings) > 0 {
@@ -560,7 +571,11 @@ func (ui *viewerUI) showResult(res *inference.Result) {
 		ui.views.SetSlice(viewer.Axial, ui.startSlice-1)
 	}
 	ui.updateStatus()
-	if warnings := resultWarnings(res); len(warnings) > 0 {
+	warnings := resultWarnings(res)
+	if w := kidneyContrastWarning(ui.study.CT, res.Kidney); w != "" {
+		warnings = append(warnings, w)
+	}
+	if len(warnings) > 0 {
 		dialog.ShowInformation("Check the result", strings.Join(warnings, "\n"), ui.win)
 	}
 }

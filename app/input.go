@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -23,18 +24,38 @@ type study struct {
 	Warnings []string
 }
 
-// loadStudy reads a NIfTI file (.nii, .nii.gz) or a folder with one DICOM series.
-func loadStudy(path string) (*study, error) {
+// loadStudy reads a NIfTI file (.nii, .nii.gz) or a DICOM folder with exactly one
+// loadable image stack.
+func loadStudy(path string) (*study, error) { return loadStudySeries(path, "") }
+
+// loadStudySeries reads a NIfTI file or the stack of a DICOM folder whose key is
+// seriesKey. An empty seriesKey requires a folder with exactly one loadable stack.
+func loadStudySeries(path, seriesKey string) (*study, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("open input: %w", err)
 	}
 	if fi.IsDir() {
-		ct, info, err := dicomseries.ReadDir(path)
+		c, err := dicomseries.Scan(path)
 		if err != nil {
 			return nil, err
 		}
-		return &study{Path: path, CT: ct, Series: info, Warnings: info.Warnings}, nil
+		var st *dicomseries.Stack
+		if seriesKey == "" {
+			st, err = c.Only()
+			if errors.Is(err, dicomseries.ErrMultipleStacks) {
+				return nil, fmt.Errorf("%w\nList the stacks with: protrude series %s\nthen choose one with --series KEY", err, path)
+			}
+		} else {
+			st, err = c.Find(seriesKey)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return loadStack(c, st)
+	}
+	if seriesKey != "" {
+		return nil, fmt.Errorf("open input %s: --series applies to DICOM folders only", path)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("open input %s: not a regular file or a folder (mode %v)", path, fi.Mode().Type())
@@ -48,6 +69,15 @@ func loadStudy(path string) (*study, error) {
 		return nil, err
 	}
 	return &study{Path: path, CT: ct, NIfTIHeader: hdr}, nil
+}
+
+// loadStack reads one stack of a scanned DICOM folder.
+func loadStack(c *dicomseries.Catalog, st *dicomseries.Stack) (*study, error) {
+	ct, info, err := c.Load(st)
+	if err != nil {
+		return nil, err
+	}
+	return &study{Path: c.Dir, CT: ct, Series: info, Warnings: info.Warnings}, nil
 }
 
 // writeMask writes m as NIfTI with the research notice, carrying the input's

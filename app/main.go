@@ -10,6 +10,9 @@
 //	                              score kidney and tumor masks against ground truth
 //	protrude protrusion MASK -o OUT.nii.gz
 //	                              run the protuberance net alone on a binary organ mask
+//	protrude series DIR           list the DICOM image stacks in a folder
+//	protrude convert INPUT OUT.nii[.gz] [--series KEY]
+//	                              write the volume Protrude reads as NIfTI
 //	protrude check-bundle --models DIR
 //	                              load a model bundle and run one patch through each net
 //	protrude version              print the version and the model bundle id
@@ -73,6 +76,10 @@ func run(args []string) error {
 		return runEval(args[1:])
 	case "protrusion":
 		return runProtrusion(args[1:])
+	case "series":
+		return runSeries(args[1:])
+	case "convert":
+		return runConvert(args[1:])
 	case "check-bundle":
 		return runCheckBundle(args[1:])
 	case "version", "--version":
@@ -97,6 +104,10 @@ Usage:
                                   and false positives per image
   protrude protrusion [flags] MASK -o OUT.nii.gz
                                   write the protruded regions of a binary organ mask
+  protrude series DIR             list the DICOM image stacks (series) in DIR, with
+                                  size, spacing, warnings and the key for --series
+  protrude convert INPUT OUT.nii[.gz] [--series KEY]
+                                  write the volume Protrude reads from INPUT as NIfTI
   protrude check-bundle --models DIR
                                   validate a model bundle and run one patch per net
   protrude version                print the version and the embedded bundle id

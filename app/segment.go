@@ -21,8 +21,9 @@ func runSegment(args []string) error {
 	var mf modelFlags
 	mf.register(fs)
 	outDir := fs.String("o", "", "output `folder` for the masks and the montage (required)")
+	seriesKey := fs.String("series", "", "`KEY` of the DICOM stack to segment, as protrude series lists it (needed when the folder has more than one)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: protrude segment [flags] INPUT -o OUTDIR\n\nINPUT is a NIfTI file (.nii, .nii.gz) or a folder with one DICOM CT series.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: protrude segment [flags] INPUT -o OUTDIR\n\nINPUT is a NIfTI file (.nii, .nii.gz) or a folder with DICOM CT images.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	input, rest := splitPositional(args)
@@ -41,7 +42,7 @@ func runSegment(args []string) error {
 	}
 
 	start := time.Now()
-	st, err := loadStudy(input)
+	st, err := loadStudySeries(input, *seriesKey)
 	if err != nil {
 		return err
 	}
@@ -77,6 +78,9 @@ func runSegment(args []string) error {
 		return err
 	}
 	for _, w := range resultWarnings(res) {
+		fmt.Println("warning:", w)
+	}
+	if w := kidneyContrastWarning(st.CT, res.Kidney); w != "" {
 		fmt.Println("warning:", w)
 	}
 
@@ -139,7 +143,7 @@ func runSegment(args []string) error {
 func splitPositional(args []string) (string, []string) {
 	valueFlags := map[string]bool{"-o": true, "--o": true, "-models": true, "--models": true,
 		"-device": true, "--device": true, "-ort-lib": true, "--ort-lib": true,
-		"-slice": true, "--slice": true}
+		"-slice": true, "--slice": true, "-series": true, "--series": true}
 	var rest []string
 	input := ""
 	for i := 0; i < len(args); i++ {

@@ -36,40 +36,21 @@ func run(t *testing.T, command string, args ...string) {
 
 // TestRealJ2KSeriesMatchesDcm2niix reads the 20-slice JPEG 2000 lossless CT series
 // and compares it in patient space with dcm2niix's conversion of the same files.
-//
-// NOTE: the files' SeriesInstanceUID is empty, which this package rejects, so the
-// test reads copies that dcmodify gives a made-up UID. dcmodify keeps the
-// compressed pixel data as they are.
+// The files have an empty SeriesInstanceUID, so they are read as one stack
+// without one, with a warning.
 func TestRealJ2KSeriesMatchesDcm2niix(t *testing.T) {
 	requirePath(t, j2kSeriesDir)
 	dcm2niix := requireCommand(t, "dcm2niix", "dcm2niix")
-	dcmodify := requireCommand(t, "dcmodify", "dcmtk")
 
-	copies := t.TempDir()
-	entries, err := os.ReadDir(j2kSeriesDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"--no-backup", "--insert", "(0020,000e)=2.25.1"}
-	for _, entry := range entries {
-		content, err := os.ReadFile(filepath.Join(j2kSeriesDir, entry.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(copies, entry.Name())
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, path)
-	}
-	run(t, dcmodify, args...)
-
-	dcm, info, err := ReadDir(copies)
+	dcm, info, err := ReadDir(j2kSeriesDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.NumSlices != 20 || dcm.Size != [3]int{512, 512, 20} {
 		t.Fatalf("read %d slices of size %v, want 20 slices of 512 × 512", info.NumSlices, dcm.Size)
+	}
+	if !slices.ContainsFunc(info.Warnings, func(w string) bool { return strings.Contains(w, "SeriesInstanceUID (0020,000e) is missing") }) {
+		t.Errorf("warnings %q, want one saying that SeriesInstanceUID is missing", info.Warnings)
 	}
 
 	out := t.TempDir()
@@ -269,5 +250,65 @@ func TestEdgeCompressedTruncated(t *testing.T) {
 				t.Errorf("%s cut to %d of %d bytes: error %v, want a malformed-file error starting with %q", name, keep, len(content), err, name+": ")
 			}
 		}
+	}
+}
+
+// TestEnhancedCTCompressed compresses a four-frame Enhanced CT file with DCMTK's
+// lossless encoders, which write one fragment per frame, and requires the same
+// grid and HU as the uncompressed file. Frame 2 carries its own rescale, and the
+// frames are stored out of slice order.
+func TestEnhancedCTCompressed(t *testing.T) {
+	source := t.TempDir()
+	sourcePath := filepath.Join(source, "enhanced.dcm")
+	if err := os.WriteFile(sourcePath, enhancedCT([]float64{6, 0, 9, 3}, map[int]bool{2: true}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := ReadDir(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name    string
+		command string
+		args    []string
+		syntax  string
+	}{
+		{"RLE", "dcmcrle", nil, "1.2.840.10008.1.2.5"},
+		{"JPEG lossless SV1", "dcmcjpeg", []string{"+e1"}, "1.2.840.10008.1.2.4.70"},
+		{"JPEG-LS lossless", "dcmcjpls", []string{"+el"}, "1.2.840.10008.1.2.4.80"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			command := requireCommand(t, tc.command, "dcmtk")
+			dir := t.TempDir()
+			path := filepath.Join(dir, "enhanced.dcm")
+			run(t, command, append(append([]string{}, tc.args...), sourcePath, path)...)
+			content, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if syntax, _ := metaTransferSyntax(content); syntax != tc.syntax {
+				t.Fatalf("%s wrote transfer syntax %s, want %s", tc.command, syntax, tc.syntax)
+			}
+
+			c, err := Scan(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Stacks) != 1 || c.Stacks[0].NumImages != 4 || c.Stacks[0].Err != nil {
+				t.Fatalf("stacks %+v, want one loadable stack of 4 frames", c.Stacks)
+			}
+			got, _, err := c.Load(c.Stacks[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Grid != want.Grid {
+				t.Errorf("grid %+v, uncompressed %+v", got.Grid, want.Grid)
+			}
+			if !slices.Equal(got.Voxels, want.Voxels) {
+				t.Errorf("voxels %v, uncompressed %v", got.Voxels, want.Voxels)
+			}
+		})
 	}
 }

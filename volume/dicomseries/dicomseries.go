@@ -1,5 +1,10 @@
-// Package dicomseries reads a folder holding one CT series of single-frame DICOM
-// files into a [volume.Volume] of Hounsfield units in LPS patient space.
+// Package dicomseries finds the DICOM image series in a folder and reads one into a
+// [volume.Volume] of Hounsfield units in LPS patient space.
+//
+// [Scan] walks a folder and its subfolders and groups images into stacks: by
+// SeriesInstanceUID, then by ImageOrientationPatient and image size, so a localizer
+// stored in the same series never becomes part of the volume. [Catalog.Load] reads
+// one stack. [ReadDir] does both for a folder with exactly one stack.
 //
 // # Geometry
 //
@@ -12,36 +17,77 @@
 //     between columns.
 //   - AxesLPS[1] is the column cosine, and SpacingMM[1] is PixelSpacing[0], the
 //     spacing between rows.
-//   - Slices are sorted by ImagePositionPatient projected on the slice normal (row
-//     cosine × column cosine), never by InstanceNumber or file name. AxesLPS[2] is
-//     the unit vector from the first to the last slice position, and SpacingMM[2]
-//     the median distance between neighbouring slices along it.
-//   - OriginLPS is ImagePositionPatient of the first slice.
+//   - AxesLPS[2] is the slice normal, row cosine × column cosine. Slices are sorted
+//     by ImagePositionPatient projected on the normal, never by InstanceNumber or
+//     file name.
+//   - OriginLPS is ImagePositionPatient of the first slice, moved in plane for
+//     gantry tilt (below).
+//
+// When every slice lies within 1% of the spacing from a uniform grid, the slices
+// are the volume's slices and SpacingMM[2] is (last - first) / (n - 1) along the
+// normal, so float jitter such as 3e-15 mm changes nothing. Otherwise the volume is
+// resampled onto a grid with the median step as spacing, starting at the first
+// slice, and SeriesInfo.Warnings says so:
+//
+//   - Between two slices at most twice the median step apart, values are
+//     interpolated linearly along the normal.
+//   - Inside a wider gap, slices are air (-1024 HU): a gap is never stretched away
+//     and never interpolated across.
+//   - Gantry tilt, where slice positions step at an angle to the normal, is
+//     resampled along the normal, with bilinear interpolation in plane, onto a grid
+//     widened to cover every slice. Pixels outside every slice are air.
+//
+// Multi-frame images with functional groups (Enhanced CT, SOP Class
+// 1.2.840.10008.5.1.4.1.1.2.1) give one slice per frame: the position comes from
+// each frame's PlanePositionSequence, and orientation, pixel spacing and rescale
+// from the per-frame or shared functional groups.
 //
 // # Pixels
 //
-// Package dicomcodec first decodes compressed pixel data to native samples.
-// Samples are read from the low BitsStored bits. When PixelRepresentation is 1 they
-// are sign-extended from BitsStored bits, because github.com/suyashkumar/dicom
-// v1.1.0 returns native samples unsigned. Each slice's RescaleSlope and
-// RescaleIntercept then give the value in HU.
+// Package dicomcodec first decodes encapsulated (compressed) pixel data to native
+// samples. Samples are read from bits HighBit-BitsStored+1 to HighBit. When
+// PixelRepresentation is 1 they are sign-extended from BitsStored bits, because
+// github.com/suyashkumar/dicom v1.1.0 returns native samples unsigned. Each slice's
+// own RescaleSlope and RescaleIntercept then give the value in HU as float32, so
+// fractional slopes are kept. Stored values equal to PixelPaddingValue, or between
+// it and PixelPaddingRangeLimit, become -1024 HU before any interpolation, so
+// padding is never blended into tissue.
+//
+// # Broken files
+//
+// A file without preamble or file meta group, or whose meta group lacks
+// TransferSyntaxUID, is read when its whole dataset parses as explicit VR little
+// endian or, failing that, implicit VR little endian. The stack's warnings name
+// such files. Element lengths are checked against the file size before parsing, so
+// a corrupt length fails with an error and never allocates more than the file.
+//
+// # Memory and speed
+//
+// Scan reads the first 64 KiB of each file, and the whole file only when its header
+// is longer or cannot be walked, and keeps no pixel data. Load allocates the volume,
+// 4 bytes per voxel, and reads each file whole once, one file per CPU at a time,
+// into reused buffers. A stack that needs resampling (irregular spacing, gaps, tilt)
+// also holds its source slices as float32, so its peak is 4 bytes per source voxel
+// plus 4 per output voxel. A 512×512×1000 int16 series thus needs about 1 GiB plus
+// one file per CPU (protrude convert peaked at 1045 MiB resident on it), or about
+// 2 GiB when resampled. The DICOM parser copies a compressed file's pixel data, and
+// joining fragments into frames copies them again. While it is decoded, such a file
+// thus takes about three times its size plus its decoded size.
+// Stacks larger than [MaxVoxels] fail in Scan, before any allocation.
 //
 // # Limits
 //
 // Errors wrap [ErrMalformed] when a file breaks the standard or the series is
 // inconsistent. They wrap [ErrUnsupported] when the series is valid but not handled:
-// transfer syntaxes that package dicomcodec does not decode, multi-frame images,
-// colour images, a folder with more than one series, gantry tilt and slice spacing
-// that varies by more than 1%. Files without the "DICM" marker at byte 128, such
-// as DICOM files lacking a file meta header, are skipped.
+// transfer syntaxes that package dicomcodec does not decode, multi-frame images
+// without per-frame functional groups, colour images and slice positions that do
+// not lie on one line. DICOM SEG objects are listed by Scan but not loaded.
 package dicomseries
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -57,8 +103,11 @@ var (
 	// files are inconsistent with each other.
 	ErrMalformed = errors.New("malformed DICOM file or series")
 	// ErrUnsupported marks a valid series that uses a feature this package does not
-	// read, such as a compressed transfer syntax.
+	// read, such as a transfer syntax that package dicomcodec does not decode.
 	ErrUnsupported = errors.New("unsupported DICOM series")
+	// ErrMultipleStacks marks a folder with more than one loadable image stack where
+	// one was expected. It wraps ErrUnsupported.
+	ErrMultipleStacks = fmt.Errorf("more than one image stack: %w", ErrUnsupported)
 )
 
 // Tolerances for comparing geometry between slices.
@@ -66,8 +115,8 @@ const (
 	// directionTolerance bounds differences between direction cosines and the
 	// cosine of the angle allowed between axes that should be orthogonal.
 	directionTolerance = 1e-4
-	// spacingTolerance is the largest relative deviation of a slice step from the
-	// median step.
+	// spacingTolerance is the largest deviation of a slice from a uniform grid,
+	// relative to the slice spacing, that needs no interpolation.
 	spacingTolerance = 0.01
 	// pixelSpacingToleranceMM bounds differences in PixelSpacing between slices.
 	pixelSpacingToleranceMM = 1e-4
@@ -81,96 +130,96 @@ type SeriesInfo struct {
 	Modality          string
 	SeriesDescription string
 	SeriesInstanceUID string
-	// NumSlices is the number of DICOM files in the series, which is Size[2].
+	// NumSlices is the number of images (frames) read, which is Size[2] unless the
+	// volume was resampled.
 	NumSlices int
 	// Warnings lists findings that do not stop reading but that the user should see,
-	// such as a contrast agent or a modality other than CT.
+	// such as a contrast agent, a modality other than CT, gaps or gantry tilt.
 	Warnings []string
 }
 
-// ReadDir reads the single-frame DICOM files in dir, which must all belong to one
-// series, into a volume in HU. Subfolders, hidden files, DICOMDIR and files without
-// the DICOM marker are skipped. Files are parsed in parallel, one goroutine per CPU.
+// ReadDir scans dir (see [Scan]) and loads its image stack, which must be the only
+// one that can be loaded. Files are parsed in parallel, one goroutine per CPU.
 func ReadDir(dir string) (*volume.Volume, *SeriesInfo, error) {
-	v, info, err := readDir(dir)
+	c, err := Scan(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dicomseries: read %s: %w", dir, err)
+		return nil, nil, err
 	}
-	return v, info, nil
+	st, err := c.Only()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.Load(st)
 }
 
-func readDir(dir string) (*volume.Volume, *SeriesInfo, error) {
-	entries, err := os.ReadDir(dir)
+// Loadable returns the stacks without Err.
+func (c *Catalog) Loadable() []*Stack {
+	var stacks []*Stack
+	for _, st := range c.Stacks {
+		if st.Err == nil {
+			stacks = append(stacks, st)
+		}
+	}
+	return stacks
+}
+
+// Only returns the one loadable stack, or an error that explains why there is none
+// or more than one.
+func (c *Catalog) Only() (*Stack, error) {
+	loadable := c.Loadable()
+	switch {
+	case len(loadable) == 1:
+		return loadable[0], nil
+	case len(loadable) > 1:
+		keys := make([]string, len(loadable))
+		for n, st := range loadable {
+			keys[n] = fmt.Sprintf("%s (%d images)", st.Key, st.NumImages)
+		}
+		return nil, fmt.Errorf("dicomseries: read %s: the folder contains %d image stacks (series, or orientations within a series): %s; choose one by its key: %w",
+			c.Dir, len(loadable), strings.Join(keys, ", "), ErrMultipleStacks)
+	case len(c.Failed) > 0:
+		return nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, c.Failed[0])
+	case len(c.Stacks) > 0:
+		return nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, c.Stacks[0].Err)
+	case len(c.Segmentations) > 0:
+		return nil, fmt.Errorf("dicomseries: read %s: the folder contains only DICOM segmentations (%s), which are not images: %w", c.Dir, filepath.Base(c.Segmentations[0].Path), ErrUnsupported)
+	}
+	return nil, fmt.Errorf("dicomseries: read %s: no DICOM images found: %d files checked, %d of them not DICOM; choose the folder that contains the series' .dcm files: %w",
+		c.Dir, len(c.Skipped)+len(c.Failed), c.NonDICOM, ErrMalformed)
+}
+
+// Find returns the stack whose Key is key. The largest stack of a series has the
+// SeriesInstanceUID as its key.
+func (c *Catalog) Find(key string) (*Stack, error) {
+	keys := make([]string, len(c.Stacks))
+	for n, st := range c.Stacks {
+		if st.Key == key {
+			return st, nil
+		}
+		keys[n] = st.Key
+	}
+	return nil, fmt.Errorf("dicomseries: no image stack %q in %s; the stacks are: %s", key, c.Dir, strings.Join(keys, ", "))
+}
+
+// Load reads the pixel data of st, a stack of c, into a volume in HU on st.Grid.
+// It fails when st.Err is set, and when a file in the same folder as one of the
+// stack's files failed to parse, because that file may be a missing slice.
+func (c *Catalog) Load(st *Stack) (*volume.Volume, *SeriesInfo, error) {
+	v, err := c.load(st)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, err)
 	}
-	var paths []string
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") || strings.EqualFold(name, "DICOMDIR") {
-			continue
-		}
-		info, err := os.Stat(filepath.Join(dir, name))
-		if err != nil || !info.Mode().IsRegular() {
-			continue
-		}
-		paths = append(paths, filepath.Join(dir, name))
+	info := &SeriesInfo{
+		Modality:          st.Modality,
+		SeriesDescription: st.SeriesDescription,
+		SeriesInstanceUID: st.SeriesInstanceUID,
+		NumSlices:         st.NumImages,
+		Warnings:          append([]string(nil), st.Warnings...),
 	}
-
-	// Parse every file. A file without the DICM marker is skipped and leaves nil.
-	slices := make([]*slice, len(paths))
-	errs := make([]error, len(paths))
-	parallelFor(len(paths), func(n int) {
-		// Check the marker before reading the whole file, so large non-DICOM files in
-		// the folder cost one small read.
-		if ok, err := fileHasDICMPrefix(paths[n]); err != nil || !ok {
-			errs[n] = err
-			return
-		}
-		content, err := os.ReadFile(paths[n])
-		if err != nil {
-			errs[n] = err
-			return
-		}
-		if !hasDICMPrefix(content) {
-			return
-		}
-		slices[n], errs[n] = parseSlice(filepath.Base(paths[n]), content)
-	})
-	// Report the first failing file, because the others usually fail the same way.
-	for _, err := range errs {
-		if err != nil {
-			return nil, nil, err
-		}
+	if c.NonDICOM > 0 {
+		info.Warnings = append(info.Warnings, fmt.Sprintf("%d files in the folder were skipped because they are not DICOM", c.NonDICOM))
 	}
-	var series []*slice
-	for _, s := range slices {
-		if s != nil {
-			series = append(series, s)
-		}
-	}
-	skipped := len(paths) - len(series)
-	if len(series) == 0 {
-		return nil, nil, fmt.Errorf("no DICOM files found: %d files checked, none has the \"DICM\" marker at byte 128; choose the folder that contains the series' .dcm files: %w", len(paths), ErrMalformed)
-	}
-
-	if err := checkOneSeries(series); err != nil {
-		return nil, nil, err
-	}
-	if err := checkConsistent(series); err != nil {
-		return nil, nil, err
-	}
-	grid, err := sortAndBuildGrid(series)
-	if err != nil {
-		return nil, nil, err
-	}
-
-	v := volume.NewVolume(grid)
-	plane := grid.Size[0] * grid.Size[1]
-	parallelFor(len(series), func(k int) {
-		series[k].decodeInto(v.Voxels[k*plane : (k+1)*plane])
-	})
-	return v, seriesInfo(series, skipped), nil
+	return v, info, nil
 }
 
 // parallelFor calls fn(0) to fn(n-1) on up to GOMAXPROCS goroutines and waits.
@@ -198,27 +247,6 @@ func parallelFor(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// checkOneSeries rejects files from more than one SeriesInstanceUID.
-func checkOneSeries(series []*slice) error {
-	counts := map[string]int{}
-	var order []string
-	for _, s := range series {
-		if counts[s.seriesUID] == 0 {
-			order = append(order, s.seriesUID)
-		}
-		counts[s.seriesUID]++
-	}
-	if len(order) == 1 {
-		return nil
-	}
-	var sizes []string
-	for _, u := range order {
-		sizes = append(sizes, fmt.Sprint(counts[u]))
-	}
-	return fmt.Errorf("the folder contains %d series (distinct %s values) with %s files; only a folder with one series is read, so move each series into its own folder: %w",
-		len(order), elementName(tag.SeriesInstanceUID), strings.Join(sizes, ", "), ErrUnsupported)
-}
-
 // checkConsistent requires every slice to match the first in size, orientation and
 // pixel spacing.
 func checkConsistent(series []*slice) error {
@@ -242,49 +270,4 @@ func checkConsistent(series []*slice) error {
 		}
 	}
 	return nil
-}
-
-// seriesInfo summarises the sorted series and collects warnings.
-func seriesInfo(series []*slice, skipped int) *SeriesInfo {
-	first := series[0]
-	info := &SeriesInfo{
-		Modality:          first.modality,
-		SeriesDescription: first.seriesDescription,
-		SeriesInstanceUID: first.seriesUID,
-		NumSlices:         len(series),
-	}
-	if first.modality != "CT" {
-		info.Warnings = append(info.Warnings, fmt.Sprintf("Modality is %q, not CT: the values may not be Hounsfield units and the model was trained on CT only", first.modality))
-	}
-	if !first.hasRescale {
-		info.Warnings = append(info.Warnings, "RescaleSlope and RescaleIntercept are absent, so the stored pixel values were used unchanged")
-	}
-	for _, s := range series {
-		if s.contrastAgent != "" {
-			info.Warnings = append(info.Warnings, fmt.Sprintf("ContrastBolusAgent is %q: this series may be contrast-enhanced, but the model expects non-contrast CT", s.contrastAgent))
-			break
-		}
-	}
-	if skipped > 0 {
-		info.Warnings = append(info.Warnings, fmt.Sprintf("%d files in the folder were skipped because they have no \"DICM\" marker at byte 128", skipped))
-	}
-	return info
-}
-
-// fileHasDICMPrefix reads the first 132 bytes of path and reports whether they end
-// with the "DICM" marker.
-func fileHasDICMPrefix(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	head := make([]byte, preambleSize+4)
-	if _, err := io.ReadFull(f, head); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return false, nil
-		}
-		return false, err
-	}
-	return hasDICMPrefix(head), nil
 }

@@ -118,16 +118,22 @@ func TestReadDirRejects(t *testing.T) {
 		kind    error
 		message string
 	}{
-		{"mixed orientations", modify([]float64{0, 1, 2}, func(s []sliceSpec) { s[0].orientation = [6]float64{0, 1, 0, 1, 0, 0} }),
-			ErrMalformed, "IM0003.dcm: ImageOrientationPatient (0020,0037) is [0 1 0 1 0 0], but IM0001.dcm has [1 0 0 0 1 0]; slices with mixed orientations"},
-		{"differing rows", modify([]float64{0, 1, 2}, func(s []sliceSpec) { s[0].rows = 2; s[0].stored = s[0].stored[:8] }),
-			ErrMalformed, "IM0003.dcm: Rows (0028,0010) × Columns (0028,0011) is 2 × 4, but IM0001.dcm has 3 × 4"},
-		{"two series", modify([]float64{0, 1, 2}, func(s []sliceSpec) { s[0].seriesUID = "2.25.999" }),
-			ErrUnsupported, "the folder contains 2 series (distinct SeriesInstanceUID (0020,000e) values) with 2, 1 files"},
+		{"mixed orientations", modify([]float64{0, 1, 2, 3}, func(s []sliceSpec) {
+			s[0].orientation = [6]float64{0, 1, 0, 1, 0, 0}
+			s[1].orientation = [6]float64{0, 1, 0, 1, 0, 0}
+		}), ErrUnsupported, "the folder contains 2 image stacks (series, or orientations within a series): 2.25.1234 (2 images), 2.25.1234#2 (2 images)"},
+		{"differing rows", modify([]float64{0, 1, 2, 3}, func(s []sliceSpec) {
+			for n := 0; n < 2; n++ {
+				s[n].rows, s[n].stored = 2, s[n].stored[:8]
+			}
+		}),
+			ErrUnsupported, "the folder contains 2 image stacks"},
+		{"two series", modify([]float64{0, 1, 2, 3, 4}, func(s []sliceSpec) { s[0].seriesUID, s[1].seriesUID = "2.25.999", "2.25.999" }),
+			ErrUnsupported, "the folder contains 2 image stacks (series, or orientations within a series): 2.25.1234 (3 images), 2.25.999 (2 images)"},
 		{"MPEG-2 transfer syntax", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].transferSyntax = "1.2.840.10008.1.2.4.100" }),
 			ErrUnsupported, "TransferSyntaxUID (0002,0010) is 1.2.840.10008.1.2.4.100 (MPEG2 Main Profile / Main Level), which this reader does not decode"},
 		{"JPEG 2000 syntax, native pixel data", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].transferSyntax = "1.2.840.10008.1.2.4.90" }),
-			ErrMalformed, "PixelData (7fe0,0010) is native, but transfer syntax 1.2.840.10008.1.2.4.90 (JPEG 2000 Image Compression (Lossless Only)) needs encapsulated"},
+			ErrMalformed, "IM0002.dcm: PixelData (7fe0,0010) is native, but transfer syntax 1.2.840.10008.1.2.4.90 (JPEG 2000 Image Compression (Lossless Only)) needs encapsulated"},
 		{"unknown transfer syntax", modify([]float64{0, 1}, func(s []sliceSpec) { s[0].transferSyntax = "1.2.3" }),
 			ErrUnsupported, "TransferSyntaxUID (0002,0010) is 1.2.3, which is not a DICOM transfer syntax"},
 		{"missing position", modify([]float64{0, 1}, func(s []sliceSpec) { s[1].omit = []tag.Tag{tag.ImagePositionPatient} }),
@@ -150,16 +156,9 @@ func TestReadDirRejects(t *testing.T) {
 			ErrMalformed, "PixelSpacing (0028,0030) is [0 1], want two finite values > 0"},
 		{"multi-frame", modify([]float64{0, 1}, func(s []sliceSpec) {
 			s[0].replace = []rawElement{textElement(tag.NumberOfFrames, "IS", "2")}
-		}), ErrUnsupported, "NumberOfFrames (0028,0008) is 2; only single-frame images are read"},
-		{"missing slice", stack(0, 2.5, 5, 10, 12.5),
-			ErrUnsupported, "slice spacing is not uniform: IM0003.dcm at ImagePositionPatient (0020,0032) [-100 50 5] and IM0002.dcm at [-100 50 10] are 5 mm apart, but the median step is 2.5 mm"},
+		}), ErrUnsupported, "NumberOfFrames (0028,0008) is 2 and there is no PerFrameFunctionalGroupsSequence (5200,9230)"},
 		{"duplicate position", stack(0, 2.5, 2.5, 5),
 			ErrMalformed, "have the same slice position (ImagePositionPatient (0020,0032) [-100 50 2.5] and [-100 50 2.5])"},
-		{"gantry tilt", modify([]float64{0, 2, 4}, func(s []sliceSpec) {
-			for n := range s {
-				s[n].positionLPS[1] += 0.2 * s[n].positionLPS[2]
-			}
-		}), ErrUnsupported, "are stacked 11.3° off their normal (gantry tilt or sheared positions)"},
 		{"in-plane drift", modify([]float64{0, 2, 4, 6}, func(s []sliceSpec) { s[1].positionLPS[0] += 0.3 }),
 			ErrUnsupported, "IM0003.dcm: ImagePositionPatient (0020,0032) [-99.7 50 2] lies 0.3 mm off the line"},
 		{"one slice without spacing", stack(0),
@@ -197,7 +196,7 @@ func TestReadDirWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wants := []string{`Modality is "MR", not CT`, "RescaleSlope and RescaleIntercept are absent", `ContrastBolusAgent is "IODINE"`, "1 files in the folder were skipped"}
+	wants := []string{`Modality is "MR", not CT`, "RescaleSlope and RescaleIntercept are absent", `ContrastBolusAgent is "IODINE"`, "1 files in the folder were skipped because they are not DICOM"}
 	if len(info.Warnings) != len(wants) {
 		t.Errorf("warnings = %q, want %d", info.Warnings, len(wants))
 	}
@@ -217,10 +216,10 @@ func TestReadDirNoDICOM(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(junk, "readme.txt"), []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string]string{empty: "0 files checked", junk: "1 files checked"}
+	cases := map[string]string{empty: "0 files checked, 0 of them not DICOM", junk: "1 files checked, 1 of them not DICOM"}
 	for dir, message := range cases {
 		_, _, err := ReadDir(dir)
-		if err == nil || !strings.Contains(err.Error(), "no DICOM files found: "+message) {
+		if err == nil || !strings.Contains(err.Error(), "no DICOM images found: "+message) {
 			t.Errorf("error %v, want one containing %q", err, message)
 		}
 	}
@@ -348,11 +347,15 @@ func TestReadDirTruncatedFile(t *testing.T) {
 }
 
 func TestElementValueMissingVsEmpty(t *testing.T) {
-	specs := stack(0, 1)
-	specs[0].replace = []rawElement{textElement(tag.SeriesInstanceUID, "UI", "")}
+	// An empty SeriesInstanceUID counts as missing, so the image forms a stack of
+	// its own under the placeholder key.
+	specs := stack(0, 1, 2, 3)
+	for n := 0; n < 2; n++ {
+		specs[n].replace = []rawElement{textElement(tag.SeriesInstanceUID, "UI", "")}
+	}
 	_, _, err := ReadDir(writeSeries(t, specs))
-	if err == nil || !strings.Contains(err.Error(), "SeriesInstanceUID (0020,000e) is missing") {
-		t.Errorf("error %v, want one saying that an empty SeriesInstanceUID is missing", err)
+	if err == nil || !strings.Contains(err.Error(), "2.25.1234 (2 images), no-series-uid (2 images)") {
+		t.Errorf("error %v, want one listing the stack without SeriesInstanceUID", err)
 	}
 }
 
@@ -376,12 +379,19 @@ func TestMedian(t *testing.T) {
 }
 
 func TestReadDirLargeStep(t *testing.T) {
-	// Steps of 5 mm with one at 5.04 mm (0.8% off) are uniform enough.
-	v, _, err := ReadDir(writeSeries(t, stack(0, 5, 10.04, 15.04)))
+	// Steps of 5 mm with one at 5.04 mm put every slice within 1% of the spacing of a
+	// uniform grid, so no slice is interpolated, and the spacing is the mean step.
+	v, info, err := ReadDir(writeSeries(t, stack(0, 5, 10.04, 15.04)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(v.SpacingMM[2]-5) > 1e-9 {
-		t.Errorf("slice spacing = %g, want the median step 5", v.SpacingMM[2])
+	if want := 15.04 / 3; math.Abs(v.SpacingMM[2]-want) > 1e-9 {
+		t.Errorf("slice spacing = %g, want the mean step %g", v.SpacingMM[2], want)
+	}
+	if len(info.Warnings) != 0 {
+		t.Errorf("warnings = %q, want none", info.Warnings)
+	}
+	if got, want := v.At(0, 0, 2), float32(newSliceSpec(10.04).stored[0])-1024; got != want {
+		t.Errorf("voxel (0, 0, 2) = %v, want %v from the slice at z = 10.04 unchanged", got, want)
 	}
 }

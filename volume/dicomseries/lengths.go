@@ -2,6 +2,7 @@ package dicomseries
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -77,6 +78,22 @@ type lengthWalker struct {
 	pos      int
 	order    binary.ByteOrder
 	implicit bool
+	// fileSize, when set, is the size of the file of which content is the first
+	// part. Value lengths are checked against it, and a header beyond content
+	// returns errPrefixTooShort.
+	fileSize int
+}
+
+// errPrefixTooShort means that the part of a file read so far ends before the
+// element sought, so the whole file must be read.
+var errPrefixTooShort = errors.New("the element lies beyond the bytes read so far")
+
+// size returns the size of the whole file.
+func (w *lengthWalker) size() int {
+	if w.fileSize > 0 {
+		return w.fileSize
+	}
+	return len(w.content)
 }
 
 // next decodes the element header at pos, moves pos to the value and checks that a
@@ -84,6 +101,9 @@ type lengthWalker struct {
 func (w *lengthWalker) next() (elementHeader, error) {
 	start := w.pos
 	left := len(w.content) - w.pos
+	if left < 12 && w.size() > len(w.content) {
+		return elementHeader{}, errPrefixTooShort
+	}
 	if left < 8 {
 		return elementHeader{}, fmt.Errorf("element header at byte %d is cut short after %d bytes: %w", start, left, ErrMalformed)
 	}
@@ -110,9 +130,9 @@ func (w *lengthWalker) next() (elementHeader, error) {
 		}
 	}
 
-	if h.length != undefinedLength && int64(h.length) > int64(len(w.content)-w.pos) {
+	if h.length != undefinedLength && int64(h.length) > int64(w.size()-w.pos) {
 		return h, fmt.Errorf("element %s at byte %d has value length %d, but only %d bytes follow, so the file is truncated or corrupt: %w",
-			elementName(h.tag), start, h.length, len(w.content)-w.pos, ErrMalformed)
+			elementName(h.tag), start, h.length, w.size()-w.pos, ErrMalformed)
 	}
 	return h, nil
 }
@@ -173,4 +193,44 @@ func (w *lengthWalker) skipFragments() error {
 		w.pos += int(h.length)
 	}
 	return nil
+}
+
+// findPixelData walks the top-level elements from pos and returns the offset of the
+// header of the top-level PixelData element. It skips sequences, including pixel
+// data in icon images inside them. It returns errPrefixTooShort when content, the
+// first part of the file, ends first, and -1 when the file has no top-level pixel
+// data or when an undefined-length UN element stops the walk.
+func (w *lengthWalker) findPixelData() (int, error) {
+	depth := 0 // nesting in undefined-length sequences and items
+	for w.pos < w.size() {
+		start := w.pos
+		h, err := w.next()
+		if err != nil {
+			return -1, err
+		}
+		switch {
+		case h.tag.Group == 0xfffe:
+			switch {
+			case h.tag.Element == 0xe000 && h.length != undefinedLength:
+				w.pos += int(h.length)
+			case h.tag.Element == 0xe000:
+				depth++
+			default: // item or sequence delimiter
+				depth--
+			}
+		case h.tag == tag.PixelData && depth == 0:
+			return start, nil
+		case h.length == undefinedLength && h.tag == tag.PixelData:
+			if err := w.skipFragments(); err != nil {
+				return -1, err
+			}
+		case h.length == undefinedLength && h.vr == "UN":
+			return -1, nil
+		case h.length == undefinedLength:
+			depth++
+		default:
+			w.pos += int(h.length)
+		}
+	}
+	return -1, nil
 }

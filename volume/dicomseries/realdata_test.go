@@ -2,6 +2,7 @@ package dicomseries
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -193,10 +194,10 @@ func TestEdgeFiles(t *testing.T) {
 		{"MR_small_bigendian.dcm", nil, ""},
 		{"MR_small_implicit.dcm", nil, ""},
 		{"MR_truncated.dcm", ErrMalformed, "PixelData (7fe0,0010) at byte 1488 has value length 8192, but only 8130 bytes follow"},
-		{"no_meta.dcm", ErrMalformed, `no "DICM" marker at byte 128`},
-		{"meta_missing_tsyntax.dcm", ErrMalformed, "TransferSyntaxUID (0002,0010) is missing"},
+		{"no_meta.dcm", ErrMalformed, `no "DICM" marker at byte 128 and no DICOM element header at byte 0 (the first bytes are 20 08 00 05 00 43 53 0a)`},
+		{"meta_missing_tsyntax.dcm", ErrMalformed, "Rows (0028,0010) is missing"},
 		{"image_dfl.dcm", ErrMalformed, "ImagePositionPatient (0020,0032) is missing"},
-		{"liver.dcm", ErrUnsupported, "NumberOfFrames (0028,0008) is 3"},
+		{"liver.dcm", ErrUnsupported, "SOPClassUID (0008,0016) is 1.2.840.10008.5.1.4.1.1.66.4 (Segmentation Storage), a segmentation"},
 		{"MR_small_RLE.dcm", nil, ""},
 		{"MR_small_jp2klossless.dcm", nil, ""},
 		{"MR_small_jpeg_ls_lossless.dcm", nil, ""},
@@ -260,5 +261,155 @@ func TestEdgeMRSyntaxesAgree(t *testing.T) {
 				t.Fatalf("%s: voxel %d = %v, MR_small.dcm has %v", name, n, v.Voxels[n], reference.Voxels[n])
 			}
 		}
+	}
+}
+
+// TestEdgeMatchesDcm2niix reads each native edge image alone and compares it with
+// dcm2niix's conversion in patient space.
+func TestEdgeMatchesDcm2niix(t *testing.T) {
+	requirePath(t, edgeDir)
+	dcm2niix, err := exec.LookPath("dcm2niix")
+	if err != nil {
+		t.Skip("skipping: dcm2niix is not installed; it is the referee for this test")
+	}
+	for _, name := range []string{"CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm"} {
+		t.Run(name, func(t *testing.T) {
+			content, err := os.ReadFile(filepath.Join(edgeDir, name))
+			if err != nil {
+				t.Skipf("skipping: %v", err)
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			cmd := exec.Command(dcm2niix, "-z", "n", "-f", "image", "-o", out, dir)
+			if output, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("dcm2niix failed: %v\n%s", err, output)
+			}
+			referee, _, err := nifti.Read(filepath.Join(out, "image.nii"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _, err := ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.NumVoxels() != referee.NumVoxels() {
+				t.Fatalf("this reader gives %v voxels, dcm2niix %v", v.Size, referee.Size)
+			}
+			c := compareInPatientSpace(t, referee, v)
+			t.Logf("dcm2niix vs this reader: %d voxels, max index deviation %.3g, max difference %g", c.voxels, c.maxIndexDeviation, c.maxDifference)
+			if c.maxDifference != 0 {
+				t.Errorf("max difference = %g, want 0", c.maxDifference)
+			}
+		})
+	}
+}
+
+// TestEdgeFolderScan scans the whole edge folder: every file is listed as a stack,
+// a segmentation, a skipped file or a failure. Compressed files are listed as
+// loadable stacks, or fail for their own defects, such as a missing position.
+func TestEdgeFolderScan(t *testing.T) {
+	requirePath(t, edgeDir)
+	c, err := Scan(edgeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listing []string
+	for _, st := range c.Stacks {
+		listing = append(listing, fmt.Sprintf("stack %s: %d images, first %s, error: %v", st.Key, st.NumImages, filepath.Base(st.frames[0].path), st.Err))
+	}
+	for _, s := range c.Segmentations {
+		listing = append(listing, "segmentation "+filepath.Base(s.Path))
+	}
+	listing = append(listing, c.Skipped...)
+	for _, err := range c.Failed {
+		listing = append(listing, "failed: "+err.Error())
+	}
+	all := strings.Join(listing, "\n")
+	t.Logf("scan of %s:\n%s", edgeDir, all)
+
+	wants := []string{
+		"failed: MR_truncated.dcm: element PixelData (7fe0,0010) at byte 1488 has value length 8192, but only 8130 bytes follow",
+		"no_meta.dcm: not DICOM",
+		"segmentation liver.dcm",
+		"segmentation liver_1frame.dcm",
+		"1 images, first 693_J2KR.dcm, error: <nil>",
+		"1 images, first CT1_JLSN.dcm, error: <nil>",
+		"failed: JPEG-LL.dcm: ImagePositionPatient (0020,0032) is missing",
+		"failed: JPEG2000.dcm: ImagePositionPatient (0020,0032) is missing",
+		"failed: JPEGLosslessP14SV1_1s_1f_u_16_16.dcm: ImagePositionPatient (0020,0032) is missing",
+		"MR_small_RLE.dcm: same SOPInstanceUID (0008,0018) as MR_small.dcm, so it is a second copy of that instance (this copy has TransferSyntaxUID (0002,0010) 1.2.840.10008.1.2.5",
+		"MR_small_jp2klossless.dcm: same SOPInstanceUID (0008,0018) as MR_small.dcm",
+		"meta_missing_tsyntax.dcm: Rows (0028,0010) is missing",
+	}
+	for _, want := range wants {
+		if !strings.Contains(all, want) {
+			t.Errorf("the scan listing does not contain %q", want)
+		}
+	}
+
+	// CT_small is listed and could load, but MR_truncated.dcm beside it may be a
+	// missing slice, so loading fails and names that file.
+	st, err := c.Find("1.3.6.1.4.1.5962.1.3.1.1.20040119072730.12322")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Load(st); err == nil || !strings.Contains(err.Error(), "MR_truncated.dcm") {
+		t.Errorf("loading CT_small: error %v, want one naming MR_truncated.dcm", err)
+	}
+}
+
+// TestRealCompressedSeriesListed checks that Scan lists the JPEG 2000 series as
+// one loadable stack, under the key for images without a SeriesInstanceUID.
+func TestRealCompressedSeriesListed(t *testing.T) {
+	requirePath(t, j2kSeriesDir)
+	c, err := Scan(j2kSeriesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Stacks) != 1 || c.Stacks[0].NumImages != 20 {
+		t.Fatalf("stacks %+v, want one of 20 images", c.Stacks)
+	}
+	st := c.Stacks[0]
+	if st.Err != nil {
+		t.Errorf("stack error %v, want none", st.Err)
+	}
+	if st.Key != missingSeriesKey {
+		t.Errorf("stack key %q, want %q", st.Key, missingSeriesKey)
+	}
+	if st.TransferSyntaxUID != "1.2.840.10008.1.2.4.90" {
+		t.Errorf("stack transfer syntax %s, want 1.2.840.10008.1.2.4.90 (JPEG 2000 lossless)", st.TransferSyntaxUID)
+	}
+}
+
+// TestScanKeepsNativeCopy scans a compressed and a native copy of one instance,
+// with the compressed copy first in file order. The native copy must be kept,
+// because a compressed copy may be lossy.
+func TestScanKeepsNativeCopy(t *testing.T) {
+	requirePath(t, edgeDir)
+	dir := t.TempDir()
+	for source, copyName := range map[string]string{"MR_small_RLE.dcm": "a_rle.dcm", "MR_small.dcm": "b_native.dcm"} {
+		content, err := os.ReadFile(filepath.Join(edgeDir, source))
+		if err != nil {
+			t.Skipf("skipping: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, copyName), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Stacks) != 1 || c.Stacks[0].NumImages != 1 {
+		t.Fatalf("stacks %+v, want one of 1 image", c.Stacks)
+	}
+	if got := filepath.Base(c.Stacks[0].frames[0].path); got != "b_native.dcm" {
+		t.Errorf("stack image is %s, want the native copy b_native.dcm", got)
+	}
+	if len(c.Skipped) != 1 || !strings.HasPrefix(c.Skipped[0], "a_rle.dcm: same SOPInstanceUID") {
+		t.Errorf("skipped %q, want a_rle.dcm as the second copy", c.Skipped)
 	}
 }

@@ -139,7 +139,13 @@ func newSliceSpec(z float64) sliceSpec {
 	return s
 }
 
+// encode returns the image as a Part 10 file.
 func (s sliceSpec) encode() []byte {
+	return encodePart10(s.transferSyntax, s.elements())
+}
+
+// elements returns the dataset elements of the image.
+func (s sliceSpec) elements() []rawElement {
 	pixels := make([]byte, 0, 2*len(s.stored))
 	for _, v := range s.stored {
 		pixels = binary.LittleEndian.AppendUint16(pixels, uint16(v))
@@ -180,7 +186,7 @@ func (s sliceSpec) encode() []byte {
 			kept = append(kept, e)
 		}
 	}
-	return encodePart10(s.transferSyntax, append(kept, s.replace...))
+	return append(kept, s.replace...)
 }
 
 // writeSeries writes one file per spec into a new folder, naming them so that file
