@@ -5,6 +5,8 @@
 #   scripts/screenshot.sh INPUT OUT.png [SLICE]
 #
 # SLICE (optional, 1 = most inferior) is the axial slice shown after the run.
+# With DISMISS=1, a warning dialog shown after the run is closed (Return) before the
+# capture; the log printed at the end still holds its text.
 #
 # Needs Xvfb and imagemagick, and bin/protrude built by `make build`.
 set -euo pipefail
@@ -32,6 +34,10 @@ for _ in $(seq 1 900); do
 done
 grep -q "run finished" "$log" || { echo "timed out waiting for the run" >&2; cat "$log" >&2; exit 1; }
 sleep 2
+if [ "${DISMISS:-0}" = 1 ]; then
+	xdotool key Return
+	sleep 1
+fi
 import -window root "$out"
 cat "$log" >&2
 echo "wrote $out"
