@@ -30,6 +30,11 @@ func read(path string, src *Source) ([]Segment, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decode(content, src)
+}
+
+// decode reads the segments of a SEG file held in memory.
+func decode(content []byte, src *Source) ([]Segment, error) {
 	if !hasDICMPrefix(content) {
 		return nil, fmt.Errorf("no \"DICM\" marker at byte 128, so this is not a DICOM Part 10 file: %w", ErrMalformed)
 	}

@@ -329,3 +329,25 @@ func TestRealSeriesMatchesPydicom(t *testing.T) {
 		}
 	}
 }
+
+func TestReadRejectsLengthPastEnd(t *testing.T) {
+	seriesDir := t.TempDir()
+	defaultSeries().write(t, seriesDir)
+	src := readSeries(t, seriesDir)
+	content, err := encodeSegmentation(src, syntheticLayers(src.Grid).Segments(), WriteOptions{SoftwareVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// PixelData (7FE0,0010) OB: tag, VR, 2 reserved bytes, then the 4-byte length.
+	header := []byte{0xe0, 0x7f, 0x10, 0x00, 'O', 'B', 0, 0}
+	at := bytes.LastIndex(content, header)
+	if at < 0 {
+		t.Fatal("PixelData header not found in the encoded SEG")
+	}
+	copy(content[at+8:], []byte{0xf0, 0xff, 0xff, 0xff})
+
+	_, err = decode(content, src)
+	if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "past the end") {
+		t.Errorf("decode with PixelData length 0xFFFFFFF0: error %v, want ErrMalformed about a length past the end of the file", err)
+	}
+}

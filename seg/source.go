@@ -299,10 +299,13 @@ func hasDICMPrefix(b []byte) bool {
 	return len(b) >= 132 && string(b[128:132]) == "DICM"
 }
 
-// parseDataset parses a whole DICOM file held in memory. A panic inside the parser,
-// which github.com/suyashkumar/dicom v1.1.0 raises on some malformed files, becomes
-// an error.
+// parseDataset parses a whole DICOM file held in memory after checking its element
+// lengths. A panic inside the parser, which github.com/suyashkumar/dicom v1.1.0
+// raises on some malformed files, becomes an error.
 func parseDataset(content []byte, opts ...dicom.ParseOption) (ds dicom.Dataset, err error) {
+	if err := checkElementLengths(content); err != nil {
+		return dicom.Dataset{}, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the DICOM parser panicked (%v), so the file is probably malformed: %w", r, ErrMalformed)

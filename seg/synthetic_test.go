@@ -39,7 +39,7 @@ func defaultSeries() syntheticSeries {
 
 // write writes the series into dir, one file per slice, in reverse slice order so
 // that no test depends on file order. Pixels are int16 HU ramps with intercept 0.
-func (s syntheticSeries) write(t *testing.T, dir string) {
+func (s syntheticSeries) write(t testing.TB, dir string) {
 	t.Helper()
 	for k := 0; k < s.slices; k++ {
 		pixels := make([]byte, 2*s.rows*s.columns)
@@ -92,7 +92,7 @@ func (s syntheticSeries) write(t *testing.T, dir string) {
 
 // readSeries reads a series folder with dicomseries, as the app does, and matches
 // its images to the grid.
-func readSeries(t *testing.T, dir string) *Source {
+func readSeries(t testing.TB, dir string) *Source {
 	t.Helper()
 	ct, _, err := dicomseries.ReadDir(dir)
 	if err != nil {
