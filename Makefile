@@ -12,7 +12,7 @@ ORT_LIB := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so.1
 export PROTRUDE_ORT_LIB ?= $(ORT_LIB)
 
 APT_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth imagemagick \
-	python3-torch python3-nibabel python3-numpy python3-scipy python3-pytest python3-onnx \
+	python3-torch python3-nibabel python3-numpy python3-scipy python3-pytest python3-onnx python3-pydicom \
 	dcm2niix dicom3tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
