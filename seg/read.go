@@ -288,7 +288,7 @@ func frameSlice(item []*dicom.Element, src *Source, bySOPInstance map[string]int
 			if k, ok := bySOPInstance[uid]; ok {
 				return k, nil
 			}
-			return 0, fmt.Errorf("%s > %s is %q, which is no image of the series in %s: %w",
+			return 0, fmt.Errorf("%s > %s is %q, which was not found in the series in %s: %w",
 				elementName(tag.SourceImageSequence), elementName(tag.ReferencedSOPInstanceUID), uid, src.Dir, ErrMalformed)
 		}
 	}

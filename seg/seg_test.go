@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+
 	"protrude/volume"
 )
 
@@ -349,5 +352,74 @@ func TestReadRejectsLengthPastEnd(t *testing.T) {
 	_, err = decode(content, src)
 	if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "past the end") {
 		t.Errorf("decode with PixelData length 0xFFFFFFF0: error %v, want ErrMalformed about a length past the end of the file", err)
+	}
+}
+
+func TestReadSourceRejectsTwoSeries(t *testing.T) {
+	seriesDir, otherDir := t.TempDir(), t.TempDir()
+	defaultSeries().write(t, seriesDir)
+	other := defaultSeries()
+	other.seriesInstanceUID = "2.25.9003"
+	other.write(t, otherDir)
+	content, err := os.ReadFile(filepath.Join(otherDir, "IM0003.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(seriesDir, "ZZ0003.dcm"), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := readSeries(t, otherDir)
+
+	_, err = ReadSource(seriesDir, src.Grid)
+	if err == nil || !strings.Contains(err.Error(), "SeriesInstanceUID (0020,000e)") || !strings.Contains(err.Error(), "IM0000.dcm") {
+		t.Errorf("ReadSource of a folder with two series: error %v, want one naming SeriesInstanceUID (0020,000e) and the first file IM0000.dcm", err)
+	}
+}
+
+// TestFrameSliceFromSourceImage places frames by their referenced SOP Instance UID
+// after removing PlanePositionSequence, as in files that carry no positions.
+func TestFrameSliceFromSourceImage(t *testing.T) {
+	seriesDir := t.TempDir()
+	defaultSeries().write(t, seriesDir)
+	src := readSeries(t, seriesDir)
+	content, err := encodeSegmentation(src, syntheticLayers(src.Grid).Segments(), WriteOptions{SoftwareVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := parseDataset(content, dicom.SkipProcessingPixelDataValue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	perFrame, err := sequenceItems(ds.Elements, tag.PerFrameFunctionalGroupsSequence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySOPInstance := make(map[string]int)
+	for k, s := range src.Slices {
+		bySOPInstance[s.SOPInstanceUID] = k
+	}
+
+	for n, item := range perFrame {
+		want, err := frameSlice(item, src, bySOPInstance)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var withoutPosition []*dicom.Element
+		for _, e := range item {
+			if e.Tag != tag.PlanePositionSequence {
+				withoutPosition = append(withoutPosition, e)
+			}
+		}
+		got, err := frameSlice(withoutPosition, src, bySOPInstance)
+		if err != nil {
+			t.Fatalf("frame %d without PlanePositionSequence: %v", n, err)
+		}
+		if got != want {
+			t.Errorf("frame %d: slice %d from its source image, want %d from its position", n, got, want)
+		}
+	}
+	_, err = frameSlice(nil, src, bySOPInstance)
+	if err == nil || !strings.Contains(err.Error(), "cannot be placed") {
+		t.Errorf("frame with neither position nor source image: error %v, want one saying it cannot be placed", err)
 	}
 }

@@ -46,9 +46,12 @@ type Source struct {
 	// Slices[k] is the image at grid slice k.
 	Slices []SourceSlice
 
-	// imageOrientation is ImageOrientationPatient as written in the first slice.
+	// firstFile is the first image read, whose study, series and frame of reference
+	// the others must share.
+	firstFile string
+	// imageOrientation is ImageOrientationPatient as written in the first image.
 	imageOrientation []string
-	// sliceThickness is SliceThickness as written in the first slice, or "" when absent.
+	// sliceThickness is SliceThickness as written in the first image, or "" when absent.
 	sliceThickness string
 	// copied holds the Patient, General Study and Frame of Reference elements that
 	// the SEG copies from the source.
@@ -200,8 +203,9 @@ func (src *Source) readSlice(name string, ds *dicom.Dataset, first bool) (Source
 		}
 		if first {
 			*f.value = value
+			src.firstFile = name
 		} else if value != *f.value {
-			return s, 0, fmt.Errorf("%s is %q, but %s has %q; the folder must hold one series: %w", elementName(f.tag), value, src.Slices[0].File, *f.value, ErrMalformed)
+			return s, 0, fmt.Errorf("%s is %q, but %s has %q; the folder must hold one series: %w", elementName(f.tag), value, src.firstFile, *f.value, ErrMalformed)
 		}
 	}
 
