@@ -12,7 +12,7 @@ import (
 // delimiter.
 const undefinedLength = 0xffffffff
 
-// Transfer syntaxes whose element lengths checkElementLengths can walk.
+// implicitVRLittleEndian is the transfer syntax UID of implicit VR little endian.
 const implicitVRLittleEndian = "1.2.840.10008.1.2"
 
 // checkElementLengths walks the element headers of a DICOM Part 10 file and rejects

@@ -39,9 +39,9 @@
 // # Limits
 //
 // The writer takes single-frame source images that all belong to one series. The
-// reader handles BINARY segmentations in any transfer syntax that
-// github.com/suyashkumar/dicom v1.1.0 parses without compression; it rejects
-// FRACTIONAL and LABELMAP segmentations with [ErrUnsupported].
+// reader handles BINARY segmentations in implicit or explicit VR little endian. It
+// rejects other transfer syntaxes, compressed pixel data and FRACTIONAL and LABELMAP
+// segmentations with [ErrUnsupported].
 package seg
 
 import (

@@ -423,3 +423,24 @@ func TestFrameSliceFromSourceImage(t *testing.T) {
 		t.Errorf("frame with neither position nor source image: error %v, want one saying it cannot be placed", err)
 	}
 }
+
+func TestReadRejectsBigEndian(t *testing.T) {
+	seriesDir := t.TempDir()
+	defaultSeries().write(t, seriesDir)
+	src := readSeries(t, seriesDir)
+	content, err := encodeSegmentation(src, syntheticLayers(src.Grid).Segments(), WriteOptions{SoftwareVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Explicit VR big endian has a UID of the same length as explicit VR little endian.
+	at := bytes.Index(content, []byte(explicitVRLittleEndian))
+	if at < 0 {
+		t.Fatal("TransferSyntaxUID value not found in the encoded SEG")
+	}
+	copy(content[at:], "1.2.840.10008.1.2.2")
+
+	_, err = decode(content, src)
+	if err == nil || !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "TransferSyntaxUID (0002,0010)") {
+		t.Errorf("decode of a big endian SEG: error %v, want ErrUnsupported naming TransferSyntaxUID (0002,0010)", err)
+	}
+}
