@@ -14,7 +14,7 @@ export PROTRUDE_ORT_LIB ?= $(ORT_LIB)
 # The DICOM codecs link OpenJPEG, CharLS and DCMTK, whose C++ API needs g++. The
 # dcmtk and libgdcm-tools commands are the codec tests' independent decoders.
 APT_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth imagemagick \
-	python3-torch python3-nibabel python3-numpy python3-scipy python3-pytest python3-onnx \
+	python3-torch python3-nibabel python3-numpy python3-scipy python3-pytest python3-onnx python3-pydicom \
 	dcm2niix dicom3tools \
 	g++ libopenjp2-7-dev libcharls-dev libdcmtk-dev dcmtk libgdcm-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -97,8 +97,9 @@ Usage:
   protrude                        open the viewer on the demo case (needs a display)
   protrude view [flags] [INPUT]   open the viewer on a NIfTI file or DICOM folder
   protrude segment [flags] INPUT -o OUTDIR
-                                  write kidney.nii.gz, protrusion.nii.gz, tumor.nii.gz
-                                  and montage.png on the input's grid
+                                  write kidney.nii.gz, protrusion.nii.gz, tumor.nii.gz,
+                                  labels.nii.gz and montage.png on the input's grid;
+                                  --format seg or both writes segmentation.dcm (DICOM SEG)
   protrude eval [--json OUT.json] PRED_DIR GT_DIR
                                   print kidney and tumor Dice, per-tumor sensitivity
                                   and false positives per image

@@ -12,8 +12,16 @@ import (
 
 	"protrude/inference"
 	"protrude/overlays"
+	"protrude/seg"
 	"protrude/viewer"
 	"protrude/volume"
+)
+
+// Output formats of protrude segment.
+const (
+	formatNIfTI = "nifti"
+	formatSEG   = "seg"
+	formatBoth  = "both"
 )
 
 func runSegment(args []string) error {
@@ -22,6 +30,7 @@ func runSegment(args []string) error {
 	mf.register(fs)
 	outDir := fs.String("o", "", "output `folder` for the masks and the montage (required)")
 	seriesKey := fs.String("series", "", "`KEY` of the DICOM stack to segment, as protrude series lists it (needed when the folder has more than one)")
+	format := fs.String("format", formatNIfTI, "mask `format`: nifti (one file per layer and labels.nii.gz), seg (segmentation.dcm, DICOM input only) or both")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: protrude segment [flags] INPUT -o OUTDIR\n\nINPUT is a NIfTI file (.nii, .nii.gz) or a folder with DICOM CT images.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -40,11 +49,25 @@ func runSegment(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: segment needs INPUT and -o OUTDIR", errUsage)
 	}
+	if *format != formatNIfTI && *format != formatSEG && *format != formatBoth {
+		return fmt.Errorf("%w: --format is %q, want nifti, seg or both", errUsage, *format)
+	}
 
 	start := time.Now()
 	st, err := loadStudySeries(input, *seriesKey)
 	if err != nil {
 		return err
+	}
+	// Match the series' images to the grid before the minutes of inference, so that a
+	// series the SEG cannot refer to fails fast.
+	var segSource *seg.Source
+	if *format != formatNIfTI {
+		if st.Series == nil {
+			return fmt.Errorf("%w: --format %s writes a DICOM SEG, which must refer to a DICOM series, but %s is a NIfTI file; use --format nifti", errUsage, *format, input)
+		}
+		if segSource, err = seg.ReadSource(st.Path, st.CT.Grid); err != nil {
+			return err
+		}
 	}
 	loadTime := time.Since(start)
 
@@ -96,11 +119,22 @@ func runSegment(args []string) error {
 		// pipeline against the base network alone.
 		{"base_tumor.nii.gz", res.BaseTumor},
 	}
+	layers := seg.Layers{Kidney: res.Kidney, Protrusion: res.Protrusion, Tumor: res.Tumor, BaseTumor: res.BaseTumor}
 	// The masks and the montage replace those of an earlier run all together, so a
 	// failed write never leaves new masks beside an old montage or the reverse.
 	var files []outputFile
-	for _, o := range outputs {
-		files = append(files, outputFile{o.name, func(path string) error { return st.writeMask(path, o.mask) }})
+	if *format != formatSEG {
+		for _, o := range outputs {
+			files = append(files, outputFile{o.name, func(path string) error { return st.writeMask(path, o.mask) }})
+		}
+		files = append(files, outputFile{"labels.nii.gz", func(path string) error {
+			return seg.WriteLabelMap(path, layers, st.NIfTIHeader)
+		}})
+	}
+	if *format != formatNIfTI {
+		files = append(files, outputFile{"segmentation.dcm", func(path string) error {
+			return seg.Write(path, segSource, layers.Segments(), seg.WriteOptions{SoftwareVersion: version})
+		}})
 	}
 	files = append(files, outputFile{"montage.png", func(path string) error { return writeMontage(path, st.CT, res) }})
 	if err := writeOutputSet(*outDir, files); err != nil {
@@ -143,7 +177,8 @@ func runSegment(args []string) error {
 func splitPositional(args []string) (string, []string) {
 	valueFlags := map[string]bool{"-o": true, "--o": true, "-models": true, "--models": true,
 		"-device": true, "--device": true, "-ort-lib": true, "--ort-lib": true,
-		"-slice": true, "--slice": true, "-series": true, "--series": true}
+		"-slice": true, "--slice": true, "-series": true, "--series": true,
+		"-format": true, "--format": true}
 	var rest []string
 	input := ""
 	for i := 0; i < len(args); i++ {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"protrude/seg"
 	"protrude/volume"
 	"protrude/volume/nifti"
 )
@@ -43,7 +45,7 @@ func TestSegmentRealNCCTNIfTIAndDICOMAgree(t *testing.T) {
 	if err := run([]string{"segment", realNCCTNIfTI, "-o", outNIfTI, "--device", "cpu"}); err != nil {
 		t.Fatalf("segment NIfTI: %v", err)
 	}
-	if err := run([]string{"segment", realNCCTSeries, "-o", outDICOM, "--device", "cpu"}); err != nil {
+	if err := run([]string{"segment", realNCCTSeries, "-o", outDICOM, "--device", "cpu", "--format", "both"}); err != nil {
 		t.Fatalf("segment DICOM: %v", err)
 	}
 
@@ -66,6 +68,107 @@ func TestSegmentRealNCCTNIfTIAndDICOMAgree(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(outNIfTI, "montage.png")); err != nil {
 		t.Errorf("montage.png missing: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(outNIfTI, "segmentation.dcm")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--format nifti wrote segmentation.dcm (stat: %v)", err)
+	}
+	checkSEGMatchesMasks(t, outDICOM)
+	checkLabelMapMatchesMasks(t, outDICOM)
+}
+
+// checkSEGMatchesMasks reads segmentation.dcm back onto the source series and
+// compares each segment with the NIfTI mask of the same run.
+func checkSEGMatchesMasks(t *testing.T, dir string) {
+	t.Helper()
+	st, err := loadStudy(realNCCTSeries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := seg.ReadSource(realNCCTSeries, st.CT.Grid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segments, err := seg.Read(filepath.Join(dir, "segmentation.dcm"), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := seg.LayersFromSegments(segments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		file string
+		mask *volume.Mask
+	}{{"kidney.nii.gz", layers.Kidney}, {"protrusion.nii.gz", layers.Protrusion}, {"tumor.nii.gz", layers.Tumor}, {"base_tumor.nii.gz", layers.BaseTumor}} {
+		want, _, err := nifti.ReadMask(filepath.Join(dir, c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.mask == nil {
+			t.Errorf("segmentation.dcm has no segment for %s", c.file)
+			continue
+		}
+		compareMasksInPatientSpace(t, c.mask, want)
+	}
+}
+
+// checkLabelMapMatchesMasks checks labels.nii.gz against the per-layer masks of the
+// same run: tumor wins over protrusion and protrusion over kidney.
+func checkLabelMapMatchesMasks(t *testing.T, dir string) {
+	t.Helper()
+	labels, hdr, err := nifti.ReadMask(filepath.Join(dir, "labels.nii.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(hdr.Descrip, researchNotice) {
+		t.Errorf("labels.nii.gz descrip = %q, want it to contain %q", hdr.Descrip, researchNotice)
+	}
+	var layers [3]*volume.Mask
+	for n, name := range []string{"kidney.nii.gz", "protrusion.nii.gz", "tumor.nii.gz"} {
+		if layers[n], _, err = nifti.ReadMask(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for v := range labels.Labels {
+		want := uint8(0)
+		for n := range layers {
+			if layers[n].Labels[v] != 0 {
+				want = uint8(n + 1)
+			}
+		}
+		if labels.Labels[v] != want {
+			t.Fatalf("labels.nii.gz voxel %d is %d, want %d", v, labels.Labels[v], want)
+		}
+	}
+}
+
+func TestSegmentFormatErrors(t *testing.T) {
+	// A small NIfTI input, so that the format check runs without the shared data.
+	input := filepath.Join(t.TempDir(), "scan.nii.gz")
+	g := volume.Grid{Size: [3]int{4, 4, 4}, SpacingMM: volume.Vec3{1, 1, 1}, AxesLPS: volume.IdentityAxesLPS}
+	if err := nifti.WriteVolume(input, volume.NewVolume(g), nifti.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		format string
+		want   string
+	}{
+		{"unknown format", "png", `--format is "png"`},
+		{"seg from NIfTI", "seg", "use --format nifti"},
+		{"both from NIfTI", "both", "use --format nifti"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			err := run([]string{"segment", input, "-o", out, "--format", tc.format})
+			if err == nil || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("segment --format %s on NIfTI: error %v, want a usage error containing %q", tc.format, err, tc.want)
+			}
+			if entries, _ := os.ReadDir(out); len(entries) != 0 {
+				t.Errorf("segment --format %s on NIfTI left %d files in the output folder", tc.format, len(entries))
+			}
+		})
 	}
 }
 
