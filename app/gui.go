@@ -114,6 +114,9 @@ type viewerUI struct {
 	activeView viewer.Orientation
 	// startSlice is the 1-based slice from --slice, or 0.
 	startSlice int
+
+	tools      *editTools
+	lesionList *lesionPanel
 }
 
 func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
@@ -166,6 +169,8 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 
 	ui.layerBox = container.NewVBox()
 	ui.rebuildLayerControls()
+	ui.newLesionPanel()
+	ui.newEditTools()
 
 	notice := canvas.NewText(researchNotice, color.NRGBA{R: 220, G: 40, B: 40, A: 255})
 	notice.TextStyle = fyne.TextStyle{Bold: true}
@@ -181,6 +186,9 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 		widget.NewSeparator(),
 		widget.NewLabelWithStyle("Layers", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		ui.layerBox,
+		widget.NewSeparator(),
+		ui.editPanel(),
+		widget.NewSeparator(),
 	)
 	toolbar := container.NewHBox(
 		widget.NewButtonWithIcon("Open file…", theme.FileIcon(), ui.openFileDialog),
@@ -193,12 +201,13 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 		container.NewBorder(nil, nil, ui.sliceLabel, nil, ui.sliceSlider),
 		container.NewBorder(nil, nil, nil, notice, ui.status),
 	)
-	content := container.NewBorder(top, bottom, nil, container.NewPadded(side), ui.views)
+	content := container.NewBorder(top, bottom, nil, container.NewPadded(container.NewBorder(side, nil, nil, nil, ui.lesionList.box)), ui.views)
 
 	ui.win.SetContent(content)
 	ui.win.SetMainMenu(ui.mainMenu())
 	ui.win.Resize(fyne.NewSize(1200, 860))
 	ui.win.Canvas().SetOnTypedKey(ui.typedKey)
+	ui.registerEditShortcuts()
 	if dc, ok := ui.win.Canvas().(desktop.Canvas); ok {
 		// Scroll events carry no modifiers, so the views learn about Ctrl from here.
 		dc.SetOnKeyDown(func(ev *fyne.KeyEvent) { ui.controlKey(ev, true) })
@@ -213,8 +222,10 @@ func (ui *viewerUI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItem("Open DICOM folder…", ui.openFolderDialog),
 		fyne.NewMenuItem("Open demo case", func() { go ui.openInBackground(ui.openDemo) }),
 	)
-	help := fyne.NewMenu("Help", fyne.NewMenuItem("About Protrude", ui.showAbout))
-	return fyne.NewMainMenu(file, help)
+	help := fyne.NewMenu("Help",
+		fyne.NewMenuItem("Keyboard shortcuts", ui.showShortcuts),
+		fyne.NewMenuItem("About Protrude", ui.showAbout))
+	return fyne.NewMainMenu(file, ui.tools.editMenu, help)
 }
 
 // rebuildLayerControls makes one row per layer: visibility, colour and opacity.
@@ -261,7 +272,12 @@ func (ui *viewerUI) rebuildLayerControls() {
 //	M                 maximize the view, or show the three views again
 //	Escape            show the three views
 //	R                 reset the zoom and pan of every view
+//
+// The tool keys are listed at toolKey.
 func (ui *viewerUI) typedKey(ev *fyne.KeyEvent) {
+	if ui.toolKey(ev) {
+		return
+	}
 	v := ui.views.View(ui.activeView)
 	switch ev.Name {
 	case fyne.KeyUp:
@@ -475,6 +491,8 @@ func (ui *viewerUI) showStudy(st *study) {
 	ui.sliceSlider.Max = float64(max(viewer.NewAxialFrame(st.CT.Grid).Slices()-1, 1))
 	ui.hover = viewer.HoverInfo{}
 	ui.views.SetVolume(st.CT, ui.layers)
+	ui.resetEdits()
+	ui.refreshLesions()
 	ui.windowSel.SetSelected(viewer.AbdomenWindow.String())
 	if ui.startSlice > 0 {
 		ui.views.SetSlice(viewer.Axial, ui.startSlice-1)
@@ -559,6 +577,8 @@ func (ui *viewerUI) showResult(res *inference.Result) {
 	ui.layers[2].Mask = res.Tumor
 	ui.layers[3].Mask = res.BaseTumor
 	ui.views.SetLayers(ui.layers)
+	ui.resetEdits()
+	ui.refreshLesions()
 	ui.stageLabel.SetText(fmt.Sprintf("Done on %s: kidney %.0f mL, protrusion %.1f mL, tumor %.1f mL",
 		res.Device.Used, maskVolumeML(res.Kidney), maskVolumeML(res.Protrusion), maskVolumeML(res.Tumor)))
 	// The cursor goes to the tumor, or else the kidneys, so that all three views show it.
