@@ -19,7 +19,7 @@ var shortcuts = []shortcut{
 	{"Ctrl+wheel", "zoom about the pointer"},
 	{"Middle drag, Shift+left drag", "pan"},
 	{"Right drag", "window: horizontal changes the width, vertical the level"},
-	{"Double click, M", "maximize the view, or show all three again"},
+	{"Double click, M", "maximize the view, or show all three again (also the Layout selector)"},
 	{"Escape", "show all three views"},
 	{"R", "reset zoom and pan"},
 	{"Up/Down, Page Up/Page Down", "one slice, ten slices"},

@@ -170,6 +170,10 @@ func (ui *viewerUI) setBrushSphere(on bool) {
 }
 
 // toolKey handles the tool keys and reports whether ev was one of them.
+//
+//	B, E, F, D, N  brush, eraser, fill, delete component, no tool
+//	S              switch the brush between a disc in the view's slice and a sphere
+//	[, ]           shrink or grow the brush radius by brushRadiusStepMM
 func (ui *viewerUI) toolKey(ev *fyne.KeyEvent) bool {
 	switch ev.Name {
 	case fyne.KeyB:
