@@ -82,8 +82,8 @@ func runViewer(args []string) error {
 	return nil
 }
 
-// viewerUI is the main window: the three linked views, the layer controls, Run and
-// Cancel.
+// viewerUI is the main window: the three linked views, the layer controls, the edit
+// tools, the lesion list, Run and Cancel.
 type viewerUI struct {
 	app fyne.App
 	win fyne.Window
