@@ -40,7 +40,9 @@ func (ui *viewerUI) newLesionPanel() {
 	p.list = widget.NewTableWithHeaders(
 		func() (int, int) { return ui.lesionRowCount(), len(lesionColumns) },
 		func() fyne.CanvasObject { return widget.NewLabel("Max diameter mm") },
-		func(id widget.TableCellID, o fyne.CanvasObject) { o.(*widget.Label).SetText(ui.lesionCell(id.Row, id.Col)) },
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			o.(*widget.Label).SetText(ui.lesionCell(id.Row, id.Col))
+		},
 	)
 	p.list.ShowHeaderColumn = false
 	p.list.CreateHeader = func() fyne.CanvasObject { return widget.NewLabel("Max diameter mm") }

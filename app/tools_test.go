@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 
 	"protrude/lesions"
@@ -252,4 +253,30 @@ func TestLesionListAcceptAndFollowEdits(t *testing.T) {
 	if got, want := ui.lesionCell(1, 1), "0.01"; got != want {
 		t.Errorf("volume %q mL after growing to 5 voxels of 1 mm³, want %q", got, want)
 	}
+}
+
+func TestEditShortcutsUndoRedo(t *testing.T) {
+	ui := newEditTestUI(t)
+	canvas, ok := ui.win.Canvas().(fyne.Shortcutable)
+	if !ok {
+		t.Fatalf("the test window's canvas %T takes no shortcuts", ui.win.Canvas())
+	}
+	press := func(key fyne.KeyName, mod fyne.KeyModifier) {
+		canvas.TypedShortcut(&desktop.CustomShortcut{KeyName: key, Modifier: mod})
+	}
+	ui.typedKey(&fyne.KeyEvent{Name: fyne.KeyB})
+	ui.setBrushRadius(0.5)
+	c := [3]int{4, 4, 2}
+	sendPointer(t, ui, viewer.PointerDown, c, 0)
+	sendPointer(t, ui, viewer.PointerUp, c, 0)
+	mask := ui.layers[tumorLayer].Mask
+
+	press(fyne.KeyZ, fyne.KeyModifierControl)
+	checkVoxels(t, "Ctrl+Z", mask, voxelSet())
+	press(fyne.KeyY, fyne.KeyModifierControl)
+	checkVoxels(t, "Ctrl+Y", mask, voxelSet(c))
+	press(fyne.KeyZ, fyne.KeyModifierControl)
+	checkVoxels(t, "Ctrl+Z again", mask, voxelSet())
+	press(fyne.KeyZ, fyne.KeyModifierControl|fyne.KeyModifierShift)
+	checkVoxels(t, "Ctrl+Shift+Z", mask, voxelSet(c))
 }
