@@ -201,7 +201,7 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 		container.NewBorder(nil, nil, ui.sliceLabel, nil, ui.sliceSlider),
 		container.NewBorder(nil, nil, nil, notice, ui.status),
 	)
-	content := container.NewBorder(top, bottom, nil, container.NewPadded(container.NewBorder(side, nil, nil, nil, ui.lesionList.box)), ui.views)
+	content := container.NewBorder(top, bottom, nil, ui.sidePanel(side), ui.views)
 
 	ui.win.SetContent(content)
 	ui.win.SetMainMenu(ui.mainMenu())

@@ -5,6 +5,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"protrude/lesions"
@@ -17,7 +18,7 @@ import (
 const tumorLayer = 2
 
 // lesionColumns are the headers of the lesion list.
-var lesionColumns = []string{"ID", "Volume mL", "Max diameter mm", "Mean HU", "Axial slices", "Status"}
+var lesionColumns = []string{"ID", "mL", "Max diameter mm", "Mean HU", "Axial slices", "Status"}
 
 // lesionPanel is the lesion list: one row per connected component of the tumor layer,
 // with Accept and Reject for the selected row.
@@ -51,6 +52,14 @@ func (ui *viewerUI) newLesionPanel() {
 			o.(*widget.Label).SetText(lesionColumns[id.Col])
 		}
 	}
+	for col, header := range lesionColumns {
+		// Each column is as wide as its header, and Status as wide as "unreviewed".
+		text := header
+		if col == len(lesionColumns)-1 {
+			text = string(lesions.Unreviewed)
+		}
+		p.list.SetColumnWidth(col, widget.NewLabel(text).MinSize().Width)
+	}
 	p.list.OnSelected = func(id widget.TableCellID) { ui.selectLesion(id.Row) }
 	p.accept = widget.NewButton("Accept", func() { ui.setLesionStatus(lesions.Accepted) })
 	p.reject = widget.NewButton("Reject", func() { ui.setLesionStatus(lesions.Rejected) })
@@ -59,6 +68,20 @@ func (ui *viewerUI) newLesionPanel() {
 	p.box = container.NewBorder(
 		widget.NewLabelWithStyle("Lesions (tumor layer)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		container.NewHBox(p.accept, p.reject), nil, nil, p.list)
+}
+
+// sidePanelMinWidth is the least width of the side panel, so that the lesion list shows
+// most of its columns without scrolling.
+const sidePanelMinWidth = 460
+
+// sidePanel stacks the scrolling controls above the lesion list, with a divider the user
+// can drag. The scroll keeps the window's minimum height small.
+func (ui *viewerUI) sidePanel(controls fyne.CanvasObject) fyne.CanvasObject {
+	scroll := container.NewVScroll(container.NewPadded(controls))
+	scroll.SetMinSize(fyne.NewSize(max(controls.MinSize().Width+theme.Padding()*2, sidePanelMinWidth), 0))
+	split := container.NewVSplit(scroll, container.NewPadded(ui.lesionList.box))
+	split.Offset = 0.62
+	return split
 }
 
 func (ui *viewerUI) lesionRowCount() int {
