@@ -5,8 +5,9 @@
 #   scripts/screenshot.sh INPUT OUT.png [SLICE]
 #
 # SLICE (optional, 1 = most inferior) is the axial slice shown after the run.
-# With DISMISS=1, a warning dialog shown after the run is closed (Return) before the
-# capture; the log printed at the end still holds its text.
+# With DISMISS_AT="X Y", the script clicks the screen at X,Y before the capture, such as
+# the OK button of a warning dialog shown after the run; the log printed at the end
+# still holds the warning's text.
 #
 # Needs Xvfb and imagemagick, and bin/protrude built by `make build`.
 set -euo pipefail
@@ -34,8 +35,9 @@ for _ in $(seq 1 900); do
 done
 grep -q "run finished" "$log" || { echo "timed out waiting for the run" >&2; cat "$log" >&2; exit 1; }
 sleep 2
-if [ "${DISMISS:-0}" = 1 ]; then
-	xdotool key Return
+if [ -n "${DISMISS_AT:-}" ]; then
+	# shellcheck disable=SC2086 # X and Y are two words on purpose
+	xdotool mousemove $DISMISS_AT click 1
 	sleep 1
 fi
 import -window root "$out"
