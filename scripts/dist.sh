@@ -10,15 +10,15 @@ version=${1:?usage: scripts/dist.sh VERSION ORT_LIB}
 ort_lib=${2:?usage: scripts/dist.sh VERSION ORT_LIB}
 go_cmd=${GO:-go}
 
-# Sonames to bundle. The system keeps libc, libstdc++, libgcc_s, libm, libz, liblzma,
-# libbsd, libGL and the X11/xcb libraries: every desktop Linux has them, and libGL must
-# match the local graphics driver.
+# Sonames to bundle. libc, libstdc++, libgcc_s, libm, libz, liblzma, libbsd, libGL and the
+# X11/xcb libraries stay with the system, because every desktop Linux has them and libGL
+# must match the local graphics driver.
 bundle_pattern='^(libdcm|libijg|libofstd|liboflog|libi2d|libcharls|libopenjp2|libxml2|libicu)'
 
 for tool in patchelf ldd tar; do
-	command -v "$tool" >/dev/null || { echo "dist: $tool not found; run make apt" >&2; exit 1; }
+	command -v "$tool" >/dev/null || { echo "dist: $tool not found. Run make apt to install it." >&2; exit 1; }
 done
-[ -f "$ort_lib" ] || { echo "dist: ONNX Runtime library $ort_lib not found; run make ort" >&2; exit 1; }
+[ -f "$ort_lib" ] || { echo "dist: ONNX Runtime library $ort_lib not found. Run make ort to download it." >&2; exit 1; }
 
 name="protrude-${version}-linux-x86_64"
 work=$(mktemp -d "${TMPDIR:-/tmp}/protrude-dist.XXXXXX")
