@@ -80,7 +80,8 @@ Running it needs no root and no network. Unpack the archive anywhere, then:
 
 lib/ contains ONNX Runtime 1.24.1 (CPU) and the DICOM codec libraries (DCMTK, CharLS,
 OpenJPEG, libxml2, ICU). The binary finds them through its RUNPATH (\$ORIGIN/lib), so
-keep lib/ next to protrude. The system provides glibc, libstdc++, OpenGL and X11.
+keep lib/ next to protrude. The system provides glibc (2.34 or newer), libstdc++ (from
+GCC 12 or newer), OpenGL and X11.
 
 To add Protrude to the desktop menu for your user:
 
