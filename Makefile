@@ -11,23 +11,31 @@ ORT_DIR := third_party/onnxruntime-$(ORT_VERSION)
 ORT_LIB := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so.1
 export PROTRUDE_ORT_LIB ?= $(ORT_LIB)
 
+# patchelf sets the RUNPATH of the libraries that make dist bundles.
 # The DICOM codecs link OpenJPEG, CharLS and DCMTK, whose C++ API needs g++. The
 # dcmtk and libgdcm-tools commands are the codec tests' independent decoders.
 APT_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth imagemagick \
 	python3-torch python3-nibabel python3-numpy python3-scipy python3-pytest python3-onnx python3-pydicom \
 	dcm2niix dicom3tools \
-	g++ libopenjp2-7-dev libcharls-dev libdcmtk-dev dcmtk libgdcm-tools
+	g++ libopenjp2-7-dev libcharls-dev libdcmtk-dev dcmtk libgdcm-tools \
+	patchelf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin/protrude
 
-.PHONY: run test build deps apt ort gomod bench bench-convert fuzz models results clean
+.PHONY: run test build dist deps apt ort gomod bench bench-convert fuzz models results clean
 
 run: deps build
 	./$(BIN)
 
 build: gomod
 	$(GO) build -o $(BIN) ./app
+
+# Packs dist/protrude-VERSION-linux-x86_64.tar.gz, which runs unpacked anywhere without
+# root or network: the binary, ONNX Runtime and the codec libraries in lib/.
+VERSION ?= $(shell sed -n 's/^Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+dist: deps
+	GO=$(GO) scripts/dist.sh $(VERSION) $(ORT_LIB)
 
 deps: apt ort gomod
 
