@@ -537,7 +537,7 @@ func (s *slice) decodeInto(out []float32) {
 // decode16LE is decodeInto for 16-bit samples with all 16 bits stored in little
 // endian, the common CT layout. A 16-bit sample has only 65,536 possible values, so
 // it maps each one to HU once, in a table that slices with the same parameters
-// share, and then decodes a sample with one table lookup. The table holds exactly
+// share, and then decodes a sample with one table lookup. The table contains exactly
 // the values the per-sample formula gives, so the result does not change.
 func (s *slice) decode16LE(out []float32) {
 	data := s.pixelData[:2*len(out)]
@@ -547,7 +547,7 @@ func (s *slice) decode16LE(out []float32) {
 	}
 }
 
-// table16Key holds the parameters that decide the HU of a 16-bit sample.
+// table16Key is the set of parameters that decide the HU of a 16-bit sample.
 type table16Key struct {
 	signed                  bool
 	slope, intercept        float64
@@ -555,7 +555,7 @@ type table16Key struct {
 	paddingLow, paddingHigh int64
 }
 
-// table16Entry is a built table and the parameters it was built for.
+// table16Entry is a lookup table and the parameters it was built for.
 type table16Entry struct {
 	key   table16Key
 	table [1 << 16]float32

@@ -51,7 +51,7 @@ func WriteMask(path string, m *volume.Mask, opts WriteOptions) error {
 // exactly. It rejects NaN and infinite values, which [Read] would reject.
 //
 // It first writes int16 and checks each value as it converts it, which reads the
-// voxels once instead of twice. At the first value that int16 does not hold, it
+// voxels once instead of twice. At the first value that int16 cannot represent, it
 // drops that temporary file and writes float32 instead.
 func WriteVolume(path string, v *volume.Volume, opts WriteOptions) error {
 	err := writeAtomic(path, func(w io.Writer) error { return encodeVolumeAs(w, v, opts, DatatypeInt16) })
@@ -64,7 +64,7 @@ func WriteVolume(path string, v *volume.Volume, opts WriteOptions) error {
 	return nil
 }
 
-// errNotInt16 reports a voxel value that int16 does not hold exactly.
+// errNotInt16 reports a voxel value that int16 cannot represent exactly.
 var errNotInt16 = errors.New("a voxel value is not an integer from -32768 to 32767")
 
 // encodeMask writes the uncompressed file content of a mask to w.
@@ -81,7 +81,7 @@ func encodeMask(w io.Writer, m *volume.Mask, opts WriteOptions) error {
 }
 
 // encodeVolume writes the uncompressed file content of a volume to w, as int16 when
-// int16 holds every value exactly, else as float32.
+// int16 represents every value exactly, else as float32.
 func encodeVolume(w io.Writer, v *volume.Volume, opts WriteOptions) error {
 	if err := checkWritable(v.Grid, len(v.Voxels)); err != nil {
 		return err
@@ -95,7 +95,8 @@ func encodeVolume(w io.Writer, v *volume.Volume, opts WriteOptions) error {
 
 // encodeVolumeAs writes the uncompressed file content of a volume to w with the given
 // datatype. It returns errNotInt16 for DatatypeInt16 when a value does not fit, and
-// an error naming the voxel for a NaN or infinite value; w then holds part of a file.
+// an error naming the voxel for a NaN or infinite value. After an error, w contains
+// part of a file.
 func encodeVolumeAs(w io.Writer, v *volume.Volume, opts WriteOptions, datatype int16) error {
 	if err := checkWritable(v.Grid, len(v.Voxels)); err != nil {
 		return err
@@ -140,7 +141,7 @@ func chooseDatatype(v *volume.Volume) (int16, error) {
 	return datatype, nil
 }
 
-// fitsInt16 reports whether int16 holds value exactly. A value in the int16 range
+// fitsInt16 reports whether int16 represents value exactly. A value in the int16 range
 // that survives the round trip through int32 is a whole number, and NaN fails the
 // range comparison, so the common CT case costs two comparisons and a conversion.
 func fitsInt16(value float32) bool {
