@@ -796,3 +796,38 @@ func TestReadDirRejectsHighBit(t *testing.T) {
 		t.Errorf("error %v, want a malformed-file error containing %q", err, want)
 	}
 }
+
+// TestDecode16TableMatchesFormula checks that the table decode16LE looks samples up
+// in gives, for every 16-bit sample, the value of the per-sample formula, and that a
+// slice with other parameters does not reuse the previous slice's table.
+func TestDecode16TableMatchesFormula(t *testing.T) {
+	params := []*slice{
+		{pixelRepresentation: 1, rescaleSlope: 1, rescaleIntercept: -1024},
+		{pixelRepresentation: 0, rescaleSlope: 1, rescaleIntercept: -1024},
+		{pixelRepresentation: 1, rescaleSlope: 0.37, rescaleIntercept: -3.5, hasPadding: true, paddingLow: -2000, paddingHigh: -1500},
+		{pixelRepresentation: 0, rescaleSlope: 2.5, rescaleIntercept: 0, hasPadding: true, paddingLow: 63536, paddingHigh: 63536},
+		{pixelRepresentation: 1, rescaleSlope: 1, rescaleIntercept: -1024},
+	}
+	for n, s := range params {
+		s.bitsAllocated, s.bitsStored, s.byteOrder = 16, 16, binary.LittleEndian
+		s.pixelData = make([]byte, 2<<16)
+		for raw := 0; raw < 1<<16; raw++ {
+			binary.LittleEndian.PutUint16(s.pixelData[2*raw:], uint16(raw))
+		}
+		got := make([]float32, 1<<16)
+		s.decodeInto(got)
+		for raw := 0; raw < 1<<16; raw++ {
+			stored := int64(raw)
+			if s.pixelRepresentation == 1 {
+				stored = int64(int16(raw))
+			}
+			want := float32(float64(stored)*s.rescaleSlope + s.rescaleIntercept)
+			if s.hasPadding && stored >= s.paddingLow && stored <= s.paddingHigh {
+				want = paddingHU
+			}
+			if got[raw] != want {
+				t.Fatalf("parameters %d: sample %#04x gives %v, want %v", n, raw, got[raw], want)
+			}
+		}
+	}
+}

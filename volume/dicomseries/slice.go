@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -534,24 +535,59 @@ func (s *slice) decodeInto(out []float32) {
 }
 
 // decode16LE is decodeInto for 16-bit samples with all 16 bits stored in little
-// endian, the common CT layout. It avoids a call per sample, because it decodes
-// hundreds of millions of samples for a large series.
+// endian, the common CT layout. A 16-bit sample has only 65,536 possible values, so
+// it maps each one to HU once, in a table that slices with the same parameters
+// share, and then decodes a sample with one table lookup. The table contains exactly
+// the values the per-sample formula gives, so the result does not change.
 func (s *slice) decode16LE(out []float32) {
 	data := s.pixelData[:2*len(out)]
-	signed := s.pixelRepresentation == 1
-	slope, intercept := s.rescaleSlope, s.rescaleIntercept
+	table := s.table16()
 	for n := range out {
-		raw := uint16(data[2*n]) | uint16(data[2*n+1])<<8
+		out[n] = table[uint16(data[2*n])|uint16(data[2*n+1])<<8]
+	}
+}
+
+// table16Key is the set of parameters that decide the HU of a 16-bit sample.
+type table16Key struct {
+	signed                  bool
+	slope, intercept        float64
+	hasPadding              bool
+	paddingLow, paddingHigh int64
+}
+
+// table16Entry is a lookup table and the parameters it was built for.
+type table16Entry struct {
+	key   table16Key
+	table [1 << 16]float32
+}
+
+// lastTable16 is the table most recently built. The slices of a series share their
+// parameters, so one table usually serves the whole series.
+var lastTable16 atomic.Pointer[table16Entry]
+
+// table16 returns the HU of every 16-bit stored sample under s's parameters.
+func (s *slice) table16() *[1 << 16]float32 {
+	key := table16Key{
+		signed: s.pixelRepresentation == 1, slope: s.rescaleSlope, intercept: s.rescaleIntercept,
+		hasPadding: s.hasPadding, paddingLow: s.paddingLow, paddingHigh: s.paddingHigh,
+	}
+	if e := lastTable16.Load(); e != nil && e.key == key {
+		return &e.table
+	}
+	e := &table16Entry{key: key}
+	for raw := 0; raw < 1<<16; raw++ {
 		stored := int64(raw)
-		if signed {
+		if key.signed {
 			stored = int64(int16(raw))
 		}
-		if s.hasPadding && stored >= s.paddingLow && stored <= s.paddingHigh {
-			out[n] = paddingHU
+		if key.hasPadding && stored >= key.paddingLow && stored <= key.paddingHigh {
+			e.table[raw] = paddingHU
 			continue
 		}
-		out[n] = float32(float64(stored)*slope + intercept)
+		e.table[raw] = float32(float64(stored)*key.slope + key.intercept)
 	}
+	lastTable16.Store(e)
+	return &e.table
 }
 
 // storedValue keeps the low BitsStored bits of raw and sign-extends them when

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,7 +20,7 @@ import (
 const templateToleranceMM = 1e-4
 
 // writeChunkVoxels is the number of voxels converted to bytes per write call.
-const writeChunkVoxels = 1 << 16
+const writeChunkVoxels = 1 << 20
 
 // WriteOptions controls the header of a written file.
 type WriteOptions struct {
@@ -48,13 +49,23 @@ func WriteMask(path string, m *volume.Mask, opts WriteOptions) error {
 // from -32768 to 32767, as CT in Hounsfield units is, the voxels are int16, exactly
 // and at half the size. Otherwise they are float32, which also stores the values
 // exactly. It rejects NaN and infinite values, which [Read] would reject.
+//
+// It first writes int16 and checks each value as it converts it, which reads the
+// voxels once instead of twice. At the first value that int16 cannot represent, it
+// drops that temporary file and writes float32 instead.
 func WriteVolume(path string, v *volume.Volume, opts WriteOptions) error {
-	err := writeAtomic(path, func(w io.Writer) error { return encodeVolume(w, v, opts) })
+	err := writeAtomic(path, func(w io.Writer) error { return encodeVolumeAs(w, v, opts, DatatypeInt16) })
+	if errors.Is(err, errNotInt16) {
+		err = writeAtomic(path, func(w io.Writer) error { return encodeVolumeAs(w, v, opts, DatatypeFloat32) })
+	}
 	if err != nil {
 		return fmt.Errorf("nifti: write volume %s: %w", path, err)
 	}
 	return nil
 }
+
+// errNotInt16 reports a voxel value that int16 cannot represent exactly.
+var errNotInt16 = errors.New("a voxel value is not an integer from -32768 to 32767")
 
 // encodeMask writes the uncompressed file content of a mask to w.
 func encodeMask(w io.Writer, m *volume.Mask, opts WriteOptions) error {
@@ -69,7 +80,8 @@ func encodeMask(w io.Writer, m *volume.Mask, opts WriteOptions) error {
 	return err
 }
 
-// encodeVolume writes the uncompressed file content of a volume to w.
+// encodeVolume writes the uncompressed file content of a volume to w, as int16 when
+// int16 represents every value exactly, else as float32.
 func encodeVolume(w io.Writer, v *volume.Volume, opts WriteOptions) error {
 	if err := checkWritable(v.Grid, len(v.Voxels)); err != nil {
 		return err
@@ -78,11 +90,22 @@ func encodeVolume(w io.Writer, v *volume.Volume, opts WriteOptions) error {
 	if err != nil {
 		return err
 	}
+	return encodeVolumeAs(w, v, opts, datatype)
+}
+
+// encodeVolumeAs writes the uncompressed file content of a volume to w with the given
+// datatype. It returns errNotInt16 for DatatypeInt16 when a value does not fit, and
+// an error naming the voxel for a NaN or infinite value. After an error, w contains
+// part of a file.
+func encodeVolumeAs(w io.Writer, v *volume.Volume, opts WriteOptions, datatype int16) error {
+	if err := checkWritable(v.Grid, len(v.Voxels)); err != nil {
+		return err
+	}
 	h := newHeader(v.Grid, datatype, opts)
 	if _, err := w.Write(h.encode()); err != nil {
 		return err
 	}
-	return writeVoxels(w, v.Voxels, datatype)
+	return writeVoxels(w, v, datatype)
 }
 
 // checkWritable checks that a grid is valid, fits the int16 dim field and matches the
@@ -107,16 +130,32 @@ func checkWritable(g volume.Grid, voxels int) error {
 func chooseDatatype(v *volume.Volume) (int16, error) {
 	datatype := int16(DatatypeInt16)
 	for n, value := range v.Voxels {
-		f := float64(value)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			i, j, k := unflatten(n, v.Size)
-			return 0, fmt.Errorf("voxel (%d, %d, %d) is %g; NIfTI files from this package hold only finite values", i, j, k, f)
+		if fitsInt16(value) {
+			continue
 		}
-		if f != math.Trunc(f) || f < math.MinInt16 || f > math.MaxInt16 {
-			datatype = DatatypeFloat32
+		if err := checkFiniteVoxel(v, n); err != nil {
+			return 0, err
 		}
+		datatype = DatatypeFloat32
 	}
 	return datatype, nil
+}
+
+// fitsInt16 reports whether int16 represents value exactly. A value in the int16 range
+// that survives the round trip through int32 is a whole number, and NaN fails the
+// range comparison, so the common CT case costs two comparisons and a conversion.
+func fitsInt16(value float32) bool {
+	return value >= math.MinInt16 && value <= math.MaxInt16 && float32(int32(value)) == value
+}
+
+// checkFiniteVoxel returns an error naming voxel n when its value is NaN or infinite.
+func checkFiniteVoxel(v *volume.Volume, n int) error {
+	f := float64(v.Voxels[n])
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		i, j, k := unflatten(n, v.Size)
+		return fmt.Errorf("voxel (%d, %d, %d) is %g; NIfTI files from this package hold only finite values", i, j, k, f)
+	}
+	return nil
 }
 
 // newHeader returns the header for a grid and datatype, with transforms from the
@@ -169,20 +208,37 @@ func templateMatches(t *Header, g volume.Grid) bool {
 	return true
 }
 
-// writeVoxels writes values little endian as int16 or float32, a chunk at a time.
-func writeVoxels(w io.Writer, values []float32, datatype int16) error {
+// writeVoxels writes the voxels little endian as int16 or float32, a chunk at a time,
+// checking each value as it converts it: for int16 that the value fits (else it
+// returns errNotInt16), for float32 that it is finite.
+func writeVoxels(w io.Writer, v *volume.Volume, datatype int16) error {
+	values := v.Voxels
 	size := datatypeSize(datatype)
 	buf := make([]byte, size*min(len(values), writeChunkVoxels))
 	for start := 0; start < len(values); start += writeChunkVoxels {
 		chunk := values[start:min(start+writeChunkVoxels, len(values))]
-		for n, value := range chunk {
-			if datatype == DatatypeInt16 {
-				binary.LittleEndian.PutUint16(buf[2*n:], uint16(int16(value)))
-			} else {
-				binary.LittleEndian.PutUint32(buf[4*n:], math.Float32bits(value))
+		out := buf[:size*len(chunk)]
+		if datatype == DatatypeInt16 {
+			for n, value := range chunk {
+				if !fitsInt16(value) {
+					if err := checkFiniteVoxel(v, start+n); err != nil {
+						return err
+					}
+					return errNotInt16
+				}
+				binary.LittleEndian.PutUint16(out[2*n:], uint16(int16(value)))
+			}
+		} else {
+			for n, value := range chunk {
+				bits := math.Float32bits(value)
+				// The exponent bits are all ones for NaN and the infinities only.
+				if bits&0x7f800000 == 0x7f800000 {
+					return checkFiniteVoxel(v, start+n)
+				}
+				binary.LittleEndian.PutUint32(out[4*n:], bits)
 			}
 		}
-		if _, err := w.Write(buf[:size*len(chunk)]); err != nil {
+		if _, err := w.Write(out); err != nil {
 			return err
 		}
 	}

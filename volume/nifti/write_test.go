@@ -284,6 +284,11 @@ func TestWriteRejects(t *testing.T) {
 	short.Voxels = short.Voxels[:10]
 	huge := good
 	huge.Size[0] = 40000
+	// The int16 attempt stops at the fractional voxel 3 and the float32 one finds the
+	// infinity after it.
+	lateInf := volume.NewVolume(good)
+	lateInf.Voxels[3] = 0.5
+	lateInf.Voxels[59] = float32(math.Inf(-1))
 
 	cases := []struct {
 		name    string
@@ -291,6 +296,7 @@ func TestWriteRejects(t *testing.T) {
 		message string
 	}{
 		{"NaN voxel", nanVolume, "voxel (2, 1, 0) is NaN"},
+		{"infinity after a fraction", lateInf, "voxel (4, 3, 2) is -Inf"},
 		{"zero spacing", volume.NewVolume(badGrid), "spacing along axis 1 is 0 mm"},
 		{"too few voxels", short, "image has 10 voxel values, but its grid of size [5 4 3] needs 60"},
 		{"size beyond int16", &volume.Volume{Grid: huge}, "size along axis 0 is 40000"},
