@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"protrude/internal/cputime"
 	"protrude/volume"
 )
 
@@ -19,10 +20,10 @@ func BenchmarkBrushStroke(b *testing.B) {
 	brush := Brush{RadiusMM: 5, SliceAxis: 2, Label: 1}
 	step := 100 / math.Sqrt2 / 0.8 / 50
 
-	clock := cpuClock{b: b}
+	clock := cputime.New(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		clock.start()
+		clock.Start()
 		at := volume.Vec3{150, 150, 150}
 		if err := e.BeginStroke(m, brush, at); err != nil {
 			b.Fatal(err)
@@ -35,13 +36,13 @@ func BenchmarkBrushStroke(b *testing.B) {
 			}
 		}
 		e.EndStroke()
-		clock.stop()
+		clock.Stop()
 
 		b.StopTimer()
 		e.Undo()
 		b.StartTimer()
 	}
-	clock.report()
+	clock.Report()
 }
 
 // BenchmarkFillSlice512 measures a 4-connected flood fill on one 512×512 axial slice of
@@ -74,20 +75,20 @@ func BenchmarkFillSlice512(b *testing.B) {
 			}
 			opt := FillOptions{SliceAxis: 2, Connectivity: Fill4, Label: 2, MaxAreaMM2: math.Inf(1)}
 
-			clock := cpuClock{b: b}
+			clock := cputime.New(b)
 			b.ReportAllocs()
 			for b.Loop() {
-				clock.start()
+				clock.Start()
 				if _, err := e.Fill(m, [3]int{256, 256, 1}, opt); err != nil {
 					b.Fatal(err)
 				}
-				clock.stop()
+				clock.Stop()
 
 				b.StopTimer()
 				e.Undo()
 				b.StartTimer()
 			}
-			clock.report()
+			clock.Report()
 		})
 	}
 }

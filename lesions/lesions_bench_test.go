@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"protrude/internal/cputime"
 	"protrude/volume"
 	"protrude/volume/nifti"
 )
@@ -55,26 +56,26 @@ func BenchmarkLesionTableKiTS(b *testing.B) {
 			b.Logf("%s: grid %v, spacing %v mm, %d lesions, %d tumor voxels", name, tumor.Size, tumor.SpacingMM, len(table.Lesions), voxels)
 
 			b.Run("Measure", func(b *testing.B) {
-				clock := cpuClock{b: b}
+				clock := cputime.New(b)
 				for b.Loop() {
-					clock.start()
+					clock.Start()
 					if _, err := Measure(tumor, ct); err != nil {
 						b.Fatal(err)
 					}
-					clock.stop()
+					clock.Stop()
 				}
-				clock.report()
+				clock.Report()
 			})
 			b.Run("Update", func(b *testing.B) {
-				clock := cpuClock{b: b}
+				clock := cputime.New(b)
 				for b.Loop() {
-					clock.start()
+					clock.Start()
 					if _, err := table.Update(tumor, ct); err != nil {
 						b.Fatal(err)
 					}
-					clock.stop()
+					clock.Stop()
 				}
-				clock.report()
+				clock.Report()
 			})
 		})
 	}

@@ -1,4 +1,6 @@
-package lesions
+// Package cputime measures the process's CPU time in benchmarks, for machines whose
+// cores are shared and whose wall-clock times vary from run to run.
+package cputime
 
 import (
 	"syscall"
@@ -6,26 +8,31 @@ import (
 	"time"
 )
 
-// cpuClock sums the process's user and system CPU time (getrusage) over the timed parts
+// Clock sums the process's user and system CPU time (getrusage) over the timed parts
 // of a benchmark. Its metric cpu-ns/op stays meaningful when other processes share the
 // cores and stretch the wall-clock ns/op, but it also counts the garbage collector and
 // any other goroutine of the test binary.
-type cpuClock struct {
+type Clock struct {
 	b       *testing.B
 	total   time.Duration
 	started time.Duration
 	ops     int
 }
 
-func (c *cpuClock) start() { c.started = processCPUTime(c.b) }
+// New returns a clock that reports to b.
+func New(b *testing.B) *Clock { return &Clock{b: b} }
 
-func (c *cpuClock) stop() {
+// Start begins one timed operation.
+func (c *Clock) Start() { c.started = processCPUTime(c.b) }
+
+// Stop ends the timed operation that Start began.
+func (c *Clock) Stop() {
 	c.total += processCPUTime(c.b) - c.started
 	c.ops++
 }
 
-// report adds the metric cpu-ns/op to the benchmark's result.
-func (c *cpuClock) report() {
+// Report adds the metric cpu-ns/op to the benchmark's result.
+func (c *Clock) Report() {
 	if c.ops > 0 {
 		c.b.ReportMetric(float64(c.total.Nanoseconds())/float64(c.ops), "cpu-ns/op")
 	}
