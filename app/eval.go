@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"protrude/internal/atomicfile"
 	"protrude/metrics"
 	"protrude/volume"
 	"protrude/volume/nifti"
@@ -112,8 +113,8 @@ func runEval(args []string) error {
 		if err != nil {
 			return fmt.Errorf("eval: encode JSON: %w", err)
 		}
-		if err := writeFileAtomic(*jsonPath, append(data, '\n')); err != nil {
-			return err
+		if err := atomicfile.Write(*jsonPath, append(data, '\n')); err != nil {
+			return fmt.Errorf("write %s: %w", *jsonPath, err)
 		}
 		fmt.Printf("wrote %s\n", *jsonPath)
 	}
@@ -432,34 +433,4 @@ func optional(v float64) *float64 {
 		return nil
 	}
 	return &v
-}
-
-// writeFileAtomic writes data into a temporary file next to path and renames it into
-// place, so that path never holds a partial file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -4,39 +4,23 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"syscall"
 
+	"protrude/internal/atomicfile"
 	"protrude/volume"
 )
 
-// writePNGAtomic encodes img as PNG into a temporary file next to path and renames it
-// into place, so that path never holds a partial image.
+// writePNGAtomic encodes img as PNG and replaces path with it all at once.
 func writePNGAtomic(path string, img image.Image) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	err := atomicfile.WriteFunc(path, func(w io.Writer) error {
+		if err := png.Encode(w, img); err != nil {
+			return fmt.Errorf("encode PNG: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-
-	if err := png.Encode(tmp, img); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: encode PNG: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package lesions
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,8 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
+	"protrude/internal/atomicfile"
 	"protrude/volume"
 	"protrude/volume/components"
 )
@@ -60,7 +59,7 @@ func (t *Table) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("lesions: save %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := atomicfile.Write(path, data); err != nil {
 		return fmt.Errorf("lesions: save %s: %w", path, err)
 	}
 	return nil
@@ -280,44 +279,5 @@ func checkRuns(l fileLesion, size [3]int) error {
 	if sum != l.VoxelCount {
 		return fmt.Errorf("runs cover %d voxels, but voxelCount is %d", sum, l.VoxelCount)
 	}
-	return nil
-}
-
-// writeFileAtomic writes data to a temporary file in path's folder, syncs it and renames
-// it onto path, so path holds either its old content or all of data.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-
-	w := bufio.NewWriter(tmp)
-	if _, err := w.Write(data); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private (0600), and a saved table is an ordinary file.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	committed = true
 	return nil
 }

@@ -1,14 +1,10 @@
 package seg
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,53 +222,4 @@ func encodeFile(sopClassUID, sopInstanceUID string, dataset []element) ([]byte, 
 		return nil, err
 	}
 	return out.Bytes(), nil
-}
-
-// writeFileAtomic writes content through a temporary file in the same folder, which
-// it syncs and renames onto path, so path holds either its old content or all of the
-// new content.
-func writeFileAtomic(path string, content []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if _, err := io.Copy(w, bytes.NewReader(content)); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private (0600), and a written segmentation is an
-	// ordinary file.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	committed = true
-
-	// The file is complete at path by now, so a failed folder sync, which some file
-	// systems do not support, is not reported.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

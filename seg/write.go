@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/suyashkumar/dicom/pkg/tag"
-
+	"protrude/internal/atomicfile"
 	"protrude/volume"
 )
 
@@ -39,7 +39,7 @@ type frameRef struct {
 func Write(path string, src *Source, segments []Segment, opts WriteOptions) error {
 	content, err := encodeSegmentation(src, segments, opts)
 	if err == nil {
-		err = writeFileAtomic(path, content)
+		err = atomicfile.Write(path, content)
 	}
 	if err != nil {
 		return fmt.Errorf("seg: write %s: %w", path, err)
