@@ -7,7 +7,7 @@
 # SLICE (optional, 1 = most inferior) is the axial slice shown after the run.
 # With DISMISS_AT="X Y", the script clicks the screen at X,Y before the capture, such as
 # the OK button of a warning dialog shown after the run; the log printed at the end
-# still holds the warning's text.
+# still contains the warning's text.
 #
 # Needs Xvfb and imagemagick, and bin/protrude built by `make build`.
 set -euo pipefail

@@ -103,8 +103,8 @@ def _cpu() -> TrainConfig:
 
 def _paper() -> TrainConfig:
     # The published schedule: batch sizes 8 / 16 / 4 and 250k / 100k / 100k steps. This
-    # needs a GPU and the KiTS19 CT volumes (see training/README.md); the patch size here
-    # is a choice that fits a 24 GB GPU, not a number from the paper.
+    # needs a GPU and the KiTS19 CT volumes (see training/README.md). The patch size here
+    # is an estimate of what fits a 24 GB GPU, not a number from the paper.
     return TrainConfig(
         preset="paper",
         base=StageConfig(steps=250_000, batch_size=8, patch_size=128),

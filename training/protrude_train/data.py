@@ -18,7 +18,7 @@ def split_ids(config: TrainConfig, part: str, dataset: str = "kits19") -> list[s
     """Return the case ids of one part ("train", "validation" or "test") of training/splits.json.
 
     Only cases whose masks exist are returned. With config.max_cases, the parts are cut
-    to that many cases in total, shared as validation_fraction says (for quick tests).
+    to that many cases in total, split by validation_fraction (for quick tests).
     """
     folder = pathlib.Path(config.kits_dir if dataset == "kits19" else config.kits23_dir)
     if dataset == "kits23" and not config.use_kits23:

@@ -217,6 +217,7 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
         "**These are demo weights trained on phantoms, not for clinical use.**",
         "",
     ]
+
     phantom = results.get("phantoms")
     if phantom:
         lines += [f"## Phantom test set ({phantom['cases']} phantoms)", "",
@@ -239,6 +240,7 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
                 lines.append(f"| {key} | {full['tumors']} | {_pct(base['sensitivity'])} | {_pct(full['sensitivity'])} "
                              f"| {_num(base['mean_dice'])} | {_num(full['mean_dice'])} |")
         lines.append("")
+
     protrusion = results.get("protrusion")
     if protrusion:
         lines += ["## The protuberance network alone on real KiTS19 masks", "",
@@ -249,6 +251,7 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
                   "| --- | --- |",
                   f"| {_pct(protrusion['fraction_found'])} ({protrusion['found']}/{protrusion['protruding_tumors']}) "
                   f"| {_num(protrusion['false_positive_components_per_case'], 2)} |", ""]
+
     real = results.get("real")
     if real:
         lines += ["## The base network on a real non-contrast CT", "",
@@ -258,7 +261,9 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
                   "| --- | --- | --- | --- |",
                   f"| {_num(real['kidney_dice'])} | {real['predicted_kidney_ml']:.0f} mL (reference about 330 mL) | "
                   f"{real['predicted_tumor_components']} | {real['segment_seconds']:.0f} s |", ""]
+
     lines += ["Raw numbers: `build/results/results.json` after `make results`.", ""]
+
     temporary = path.with_suffix(".tmp")
     temporary.write_text("\n".join(lines))
     temporary.replace(path)

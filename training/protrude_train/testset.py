@@ -92,7 +92,7 @@ def protruded_parts(labels: np.ndarray) -> tuple[np.ndarray, list[dict]]:
     """Return (protruded-part mask, one record per tumor) for a KiTS label volume.
 
     Kidneys are the connected components of kidney-or-tumor. Each tumor component
-    belongs to the kidney component that holds it.
+    belongs to the kidney component that contains it.
     """
     organs, organ_count = ndimage.label(labels > 0)
     tumors, tumor_count = ndimage.label(labels == kits.TUMOR, structure=np.ones((3, 3, 3)))

@@ -257,7 +257,7 @@ def train(run: Run) -> dict[str, nets.UNet3D]:
 
 
 def select_device(name: str) -> torch.device:
-    """Return the torch device for --device auto|cpu|cuda; auto takes CUDA when torch sees a GPU."""
+    """Return the torch device for --device auto|cpu|cuda; auto takes CUDA when torch finds a GPU."""
     if name == "cpu":
         return torch.device("cpu")
     if name == "cuda":
