@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from . import config as config_module
-from . import data, evaluate, export, kits, kits_ct, nets
+from . import data, evaluate, export, kits, kits_ct, nets, warmstart
 from .config import StageConfig, TrainConfig
 from .schedule import learning_rate
 
@@ -167,6 +167,11 @@ def train(run: Run) -> dict[str, nets.UNet3D]:
     torch.manual_seed(config.seed)
     networks = {name: network.to(run.device) for name, network in build_networks(config).items()}
     run.log(f"training on {run.device}")
+    if config.init_from:
+        # Checkpoints, when present, replace these weights stage by stage.
+        warmstart.load_bundle(networks, pathlib.Path(config.init_from),
+                              {name: spec["file"] for name, spec in export.MODEL_SPECS.items()})
+        run.log(f"networks initialized from the bundle in {config.init_from}")
     train_ids, validation_ids = data.case_split(config)
     kits23_ids = data.split_ids(config, "train", "kits23")
     run.log(f"KiTS19 cases: {len(train_ids)} for training, {len(validation_ids)} for validation; "
@@ -308,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="side of the ONNX input in voxels, a multiple of 32 (default from the preset)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where to train: auto takes a CUDA GPU when torch finds one")
+    parser.add_argument("--init-from", type=pathlib.Path, default=None,
+                        help="start from the weights of this bundle folder (e.g. assets/models) instead of random ones")
     parser.add_argument("--reuse-validation", action="store_true",
                         help="take the thresholds from OUT/validation.json when it exists instead of validating again")
     parser.add_argument("--no-validation", action="store_true",
@@ -334,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             config.kits23_dir = str(args.kits23_dir.resolve())
         if args.export_patch_size is not None:
             config.export_patch_size = args.export_patch_size
+        if args.init_from is not None:
+            config.init_from = str(args.init_from.resolve())
         args.out.mkdir(parents=True, exist_ok=True)
         config_path.write_text(config.to_json())
     if config.export_patch_size % nets.DOWNSAMPLING_FACTOR:
@@ -347,10 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     networks = {name: network.cpu() for name, network in networks.items()}
 
     thresholds = {"kidney": 0.5, "protrusion": 0.5, "tumor": 0.5}
+    postprocessing = None
     validation_file = run.out / "validation.json"
     if args.reuse_validation and validation_file.exists():
         # Re-export of a finished run: keep the thresholds its validation chose.
-        thresholds = json.loads(validation_file.read_text())["chosen_thresholds"]
+        metrics = json.loads(validation_file.read_text())
+        thresholds = metrics["chosen_thresholds"]
+        postprocessing = metrics.get("chosen_postprocessing")
         args.no_validation = True
         run.log(f"thresholds from {validation_file}: {thresholds}")
     if not args.no_validation and config.ct_data_dir:
@@ -359,15 +371,17 @@ def main(argv: list[str] | None = None) -> int:
                                                  run.log)
         metrics = evaluate.validate_on_ct(networks, config, validation_cases, run.log)
         thresholds = metrics["chosen_thresholds"]
+        postprocessing = metrics["chosen_postprocessing"]
         (run.out / "validation.json").write_text(json.dumps(metrics, indent=2))
     elif not args.no_validation and config.validation_phantoms > 0:
         metrics = evaluate.validate_on_phantoms(networks, config, run.out, run.log)
         thresholds = metrics["chosen_thresholds"]
+        postprocessing = metrics["chosen_postprocessing"]
         (run.out / "validation.json").write_text(json.dumps(metrics, indent=2))
 
     bundle_dirs = [run.out / "bundle"] + ([args.export_dir] if args.export_dir else [])
     for bundle_dir in bundle_dirs:
-        export.export_bundle(networks, config, bundle_dir, thresholds, log=run.log)
+        export.export_bundle(networks, config, bundle_dir, thresholds, log=run.log, postprocessing=postprocessing)
     return 0
 
 
