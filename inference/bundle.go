@@ -89,6 +89,22 @@ type InferenceSettings struct {
 	Blend        string     `json:"blend"`
 	CropMarginMM float64    `json:"crop_margin_mm"`
 	Thresholds   Thresholds `json:"thresholds"`
+	// Postprocessing removes implausible tumor components after thresholding. It is
+	// optional: a bundle without it keeps every component.
+	Postprocessing Postprocessing `json:"postprocessing,omitzero"`
+}
+
+// Postprocessing lists the rules that [FilterTumorComponents] applies to the tumor
+// masks, chosen on validation data by the training code. The zero value removes
+// nothing.
+type Postprocessing struct {
+	// MinTumorComponentML removes 26-connected tumor components smaller than this
+	// volume, in millilitres on the grid of the mask.
+	MinTumorComponentML float64 `json:"min_tumor_component_ml"`
+	// TumorMustTouchKidney removes tumor components with no voxel in or next to the
+	// kidney mask. A kidney tumor grows from the kidney, and the base network's kidney
+	// output covers the tumor as well.
+	TumorMustTouchKidney bool `json:"tumor_must_touch_kidney"`
 }
 
 // Thresholds are the probabilities at or above which a voxel is labelled.
@@ -332,6 +348,9 @@ func (v *bundleValidator) checkManifest(m *Manifest) {
 	}
 	if !(s.CropMarginMM >= 0) || math.IsInf(s.CropMarginMM, 0) {
 		v.fail("", "inference.crop_margin_mm", "a finite margin >= 0 mm", fmt.Sprint(s.CropMarginMM))
+	}
+	if pp := s.Postprocessing.MinTumorComponentML; !(pp >= 0) || math.IsInf(pp, 0) {
+		v.fail("", "inference.postprocessing.min_tumor_component_ml", "a finite volume >= 0 mL", fmt.Sprint(pp))
 	}
 	for _, t := range []struct {
 		name  string

@@ -278,6 +278,12 @@ func (p *Pipeline) Run(ctx context.Context, ct *volume.Volume, progress func(Pro
 	result.Protrusion = thresholdOnGrid(result.ProtrusionProbability, ct.Grid, thresholds.Protrusion)
 	result.Tumor = thresholdOnGrid(result.TumorProbability, ct.Grid, thresholds.Tumor)
 	result.BaseTumor = thresholdOnGrid(result.BaseTumorProbability, ct.Grid, thresholds.Tumor)
+	// The same rules for both tumor masks, so that base-only and full stay comparable.
+	for _, tumor := range []*volume.Mask{result.Tumor, result.BaseTumor} {
+		if _, err := FilterTumorComponents(tumor, result.Kidney, m.Inference.Postprocessing); err != nil {
+			return nil, err
+		}
+	}
 	result.Durations.ResampleBack = time.Since(start)
 	report(StageResampleBack, 1, 1, 1)
 	return result, nil

@@ -61,6 +61,9 @@ class TrainConfig:
     export_patch_size: int = 96  # ONNX input side; the networks are fully convolutional
     validation_patch_size: int = 96
     threads: int = 2
+    # A bundle folder whose ONNX weights initialize all three networks (warmstart.py), so a
+    # short run continues an earlier one; None starts from random weights.
+    init_from: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -90,14 +93,18 @@ def _skeleton() -> TrainConfig:
 def _cpu() -> TrainConfig:
     # Sized to finish in about 90 minutes on 2 CPU cores (torch 1.13, 2 threads), so that a
     # run, its evaluation and the bundle fit in one working session. 64-voxel patches keep
-    # a step near 1.7 s for the base network; inference uses 96-voxel windows.
+    # a step near 1.7 s for the base network; inference uses 96-voxel windows. The joint
+    # stage gets the most steps after the base stage, because the fusion network learns
+    # only there; 40 % of base patches are drawn anywhere in the body, to teach the base
+    # network what is not kidney.
     return TrainConfig(
         preset="cpu",
-        base=StageConfig(steps=1800, batch_size=2, patch_size=64),
-        protuberance=StageConfig(steps=900, batch_size=2, patch_size=64, warmup_fraction=0.1),
-        joint=StageConfig(steps=500, batch_size=1, patch_size=64),
+        base=StageConfig(steps=1500, batch_size=2, patch_size=64),
+        protuberance=StageConfig(steps=600, batch_size=2, patch_size=64, warmup_fraction=0.1),
+        joint=StageConfig(steps=800, batch_size=1, patch_size=64),
         phantom_pool_size=24,
         checkpoint_every=100,
+        kidney_patch_fraction=0.4,
     )
 
 

@@ -31,6 +31,9 @@ THRESHOLD_CANDIDATES = (0.3, 0.4, 0.5, 0.6, 0.7)
 VALIDATION_MARGIN_MM = 16
 # A tumor counts as detected when the final output covers this share of its voxels.
 DETECTION_COVERAGE = 0.3
+# Tumor postprocessing candidates, tried in this order; ties go to the earlier, milder one.
+MIN_TUMOR_COMPONENT_ML = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+_CONNECTIVITY_26 = np.ones((3, 3, 3), bool)
 
 
 def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
@@ -70,6 +73,65 @@ def choose_thresholds(sweep: dict) -> dict[str, float]:
     """
     return {"kidney": choose_threshold(sweep["kidney"]), "tumor": choose_threshold(sweep["tumor"]),
             "protrusion": 0.5}
+
+
+def filter_tumor_components(tumor: np.ndarray, kidney: np.ndarray, min_ml: float, must_touch_kidney: bool,
+                            voxel_ml: float = 0.001) -> np.ndarray:
+    """Return tumor without the 26-connected components that the postprocessing rule removes.
+
+    The same rule as inference.FilterTumorComponents in Go: components under min_ml, and
+    with must_touch_kidney those with no voxel in or next to (26-neighbourhood) the kidney.
+    """
+    if min_ml <= 0 and not must_touch_kidney:
+        return tumor
+    labels, count = ndimage.label(tumor, _CONNECTIVITY_26)
+    if count == 0:
+        return tumor
+    keep = np.bincount(labels.ravel(), minlength=count + 1) * voxel_ml >= min_ml
+    if must_touch_kidney:
+        near = ndimage.binary_dilation(kidney, _CONNECTIVITY_26)
+        touching = np.zeros(count + 1, bool)
+        touching[np.unique(labels[near & tumor])] = True
+        keep &= touching
+    keep[0] = False
+    return keep[labels]
+
+
+def lesion_counts(prediction: np.ndarray, truth: np.ndarray) -> dict:
+    """Count true tumors covered (DETECTION_COVERAGE) and predicted components touching no true tumor."""
+    truth_labels, truth_count = ndimage.label(truth, _CONNECTIVITY_26)
+    covered = sum(int((prediction & (truth_labels == n)).sum() >= DETECTION_COVERAGE * (truth_labels == n).sum())
+                  for n in range(1, truth_count + 1))
+    predicted_labels, predicted_count = ndimage.label(prediction, _CONNECTIVITY_26)
+    touching = len(set(np.unique(predicted_labels[truth])) - {0})
+    return {"tumors": truth_count, "covered": covered, "components": predicted_count,
+            "false_positive_components": predicted_count - touching}
+
+
+def choose_postprocessing(cases: list[dict], kidney_threshold: float, tumor_threshold: float) -> tuple[dict, list]:
+    """Return the tumor postprocessing with the best lesion-level F1 on cases, and the sweep.
+
+    Recall is the share of true tumors covered; precision the share of predicted
+    components that touch a true tumor.
+    """
+    sweep = []
+    for must_touch in (False, True):
+        for min_ml in MIN_TUMOR_COMPONENT_ML:
+            totals = {"tumors": 0, "covered": 0, "components": 0, "false_positive_components": 0}
+            for case in cases:
+                kidney = case["probabilities"]["kidney"] >= kidney_threshold
+                tumor = filter_tumor_components(case["probabilities"]["tumor"] >= tumor_threshold, kidney, min_ml,
+                                                must_touch)
+                for key, value in lesion_counts(tumor, case["tumor"]).items():
+                    totals[key] += value
+            recall = totals["covered"] / max(1, totals["tumors"])
+            precision = (totals["components"] - totals["false_positive_components"]) / max(1, totals["components"])
+            f1 = 0.0 if recall + precision == 0 else 2 * recall * precision / (recall + precision)
+            sweep.append({"min_tumor_component_ml": min_ml, "tumor_must_touch_kidney": must_touch, **totals,
+                          "f1": round(f1, 4)})
+    best = max(range(len(sweep)), key=lambda n: (sweep[n]["f1"], -n))
+    chosen = {key: sweep[best][key] for key in ("min_tumor_component_ml", "tumor_must_touch_kidney")}
+    return chosen, sweep
 
 
 def validation_phantoms(config: TrainConfig, log=print) -> list[phantoms.Phantom]:
@@ -139,11 +201,15 @@ def score_cases(cases: list[dict], log=print) -> dict:
              for name, probability, truth in (("kidney", "kidney", "kidney"), ("base_tumor", "base_tumor", "tumor"),
                                               ("tumor", "tumor", "tumor"))}
     chosen = choose_thresholds(sweep)
+    postprocessing, postprocessing_sweep = choose_postprocessing(cases, chosen["kidney"], chosen["tumor"])
 
     detection = {kind: {"tumors": 0, "detected": 0} for kind in phantoms.TUMOR_CLASSES}
     per_case = []
     for case in cases:
-        final = case["probabilities"]["tumor"] >= chosen["tumor"]
+        final = filter_tumor_components(case["probabilities"]["tumor"] >= chosen["tumor"],
+                                        case["probabilities"]["kidney"] >= chosen["kidney"],
+                                        postprocessing["min_tumor_component_ml"],
+                                        postprocessing["tumor_must_touch_kidney"])
         for tumor in case["tumors"]:
             mask = case["tissues"] == tumor.code
             if not mask.any():
@@ -157,11 +223,14 @@ def score_cases(cases: list[dict], log=print) -> dict:
             "tumor_dice": dice(final, case["tumor"]),
             "base_tumor_dice": dice(case["probabilities"]["base_tumor"] >= 0.5, case["tumor"]),
         })
-    metrics = {"threshold_sweep_pooled_dice": sweep, "chosen_thresholds": chosen, "per_phantom": per_case,
+    metrics = {"threshold_sweep_pooled_dice": sweep, "chosen_thresholds": chosen,
+               "postprocessing_sweep": postprocessing_sweep, "chosen_postprocessing": postprocessing,
+               "per_phantom": per_case,
                "detection_by_class": detection, "detection_rule": f"coverage >= {DETECTION_COVERAGE}"}
     log(f"validation: kidney Dice {sweep['kidney'][str(chosen['kidney'])]:.3f} at {chosen['kidney']}, "
         f"tumor Dice {sweep['tumor'][str(chosen['tumor'])]:.3f} at {chosen['tumor']}, "
-        f"base tumor Dice {sweep['base_tumor']['0.5']:.3f} at 0.5, detection {detection}")
+        f"base tumor Dice {sweep['base_tumor']['0.5']:.3f} at 0.5, detection {detection}, "
+        f"postprocessing {postprocessing}")
     return metrics
 
 

@@ -81,7 +81,7 @@ def check_onnx(path: pathlib.Path, spec: dict, patch: int) -> None:
 
 
 def build_manifest(config: TrainConfig, networks: dict, thresholds: dict, patch: int, commit: str,
-                   today: datetime.date) -> dict:
+                   today: datetime.date, postprocessing: dict | None = None) -> dict:
     models = {}
     for name, spec in MODEL_SPECS.items():
         models[name] = {
@@ -111,6 +111,9 @@ def build_manifest(config: TrainConfig, networks: dict, thresholds: dict, patch:
             "blend": "gaussian",
             "crop_margin_mm": 16.0,
             "thresholds": {k: float(thresholds[k]) for k in ("kidney", "protrusion", "tumor")},
+            **({"postprocessing": {"min_tumor_component_ml": float(postprocessing["min_tumor_component_ml"]),
+                                   "tumor_must_touch_kidney": bool(postprocessing["tumor_must_touch_kidney"])}}
+               if postprocessing else {}),
         },
         "provenance": {
             "data": _data_statement(config),
@@ -137,7 +140,7 @@ def _data_statement(config: TrainConfig) -> str:
 
 
 def export_bundle(networks: dict, config: TrainConfig, out_dir: pathlib.Path, thresholds: dict,
-                  patch: int | None = None, log=print) -> dict:
+                  patch: int | None = None, log=print, postprocessing: dict | None = None) -> dict:
     """Write the three ONNX models and manifest.json to out_dir and return the manifest."""
     patch = patch or config.export_patch_size
     if patch % nets.DOWNSAMPLING_FACTOR:
@@ -152,7 +155,8 @@ def export_bundle(networks: dict, config: TrainConfig, out_dir: pathlib.Path, th
     if total > MAX_BUNDLE_BYTES:
         raise ValueError(f"bundle in {out_dir} is {total / 2**20:.1f} MiB, over the "
                          f"{MAX_BUNDLE_BYTES / 2**20:.0f} MiB limit; lower channel_cap")
-    manifest = build_manifest(config, networks, thresholds, patch, git_commit(), datetime.date.today())
+    manifest = build_manifest(config, networks, thresholds, patch, git_commit(), datetime.date.today(),
+                              postprocessing)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     log(f"bundle {manifest['bundle_id']} written to {out_dir}: {total / 2**20:.2f} MiB of ONNX")
     return manifest

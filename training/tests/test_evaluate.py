@@ -61,3 +61,46 @@ def test_gaussian_weights_peak_in_centre():
     assert weights.max() == pytest.approx(1.0)
     assert weights.min() > 0
     assert weights[16, 16, 16] > weights[0, 0, 0]
+
+
+def _cube(mask, corner, side):
+    mask[corner[0]:corner[0] + side, corner[1]:corner[1] + side, corner[2]:corner[2] + side] = True
+
+
+def _postprocessing_case():
+    # The layout of TestFilterTumorComponents in inference/postprocess_test.go, at 2 mm
+    # voxels (0.008 mL each), so that Go and Python are held to the same answers.
+    kidney = np.zeros((20, 20, 20), bool)
+    _cube(kidney, (2, 2, 2), 6)
+    tumor = np.zeros_like(kidney)
+    _cube(tumor, (8, 2, 2), 3)
+    _cube(tumor, (15, 15, 15), 3)
+    _cube(tumor, (4, 15, 4), 1)
+    _cube(tumor, (3, 3, 3), 1)
+    return tumor, kidney
+
+
+@pytest.mark.parametrize("min_ml,touch,voxels", [(0.0, False, 56), (0.1, False, 54), (0.216, False, 54),
+                                                 (0.0, True, 28), (0.1, True, 27)])
+def test_filter_tumor_components_matches_go(min_ml, touch, voxels):
+    tumor, kidney = _postprocessing_case()
+    kept = evaluate.filter_tumor_components(tumor, kidney, min_ml, touch, voxel_ml=0.008)
+    assert int(kept.sum()) == voxels
+    assert not (kept & ~tumor).any()
+
+
+def test_choose_postprocessing_prefers_the_rule_that_drops_false_positives():
+    truth = np.zeros((30, 30, 30), bool)
+    _cube(truth, (5, 5, 5), 6)
+    prediction = np.zeros_like(truth)
+    _cube(prediction, (5, 5, 5), 5)  # covers 125 of 216 true voxels
+    for corner in ((20, 20, 20), (25, 5, 5), (5, 25, 25)):
+        _cube(prediction, corner, 2)  # 8 voxels, 0.008 mL each at 1 mm
+    kidney = np.zeros_like(truth)
+    _cube(kidney, (3, 3, 3), 10)
+    case = {"probabilities": {"kidney": kidney.astype(np.float32), "tumor": prediction.astype(np.float32)},
+            "tumor": truth}
+    chosen, sweep = evaluate.choose_postprocessing([case], 0.5, 0.5)
+    assert chosen == {"min_tumor_component_ml": 0.1, "tumor_must_touch_kidney": False}
+    first = sweep[0]
+    assert (first["covered"], first["components"], first["false_positive_components"]) == (1, 4, 3)
