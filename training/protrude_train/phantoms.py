@@ -69,7 +69,8 @@ TISSUE_HU_RANGES = {
     Tissue.SKIN: (10.0, 60.0),
     Tissue.SUBCUTANEOUS_FAT: (-125.0, -80.0),
     Tissue.MUSCLE: (35.0, 65.0),
-    Tissue.VISCERAL_FAT: (-125.0, -75.0),
+    # Up to -60 HU: mesenteric fat with vessels and stranding below the voxel size.
+    Tissue.VISCERAL_FAT: (-125.0, -60.0),
     Tissue.PERIRENAL_FAT: (-120.0, -60.0),
     Tissue.CORTICAL_BONE: (350.0, 900.0),
     Tissue.MARROW: (120.0, 300.0),
@@ -92,7 +93,7 @@ TISSUE_HU_RANGES = {
 
 # Standard deviation (HU) of the smooth texture added to each tissue.
 TEXTURE_HU = {
-    Tissue.SUBCUTANEOUS_FAT: 8.0, Tissue.VISCERAL_FAT: 12.0, Tissue.PERIRENAL_FAT: 10.0,
+    Tissue.SUBCUTANEOUS_FAT: 8.0, Tissue.VISCERAL_FAT: 20.0, Tissue.PERIRENAL_FAT: 10.0,
     Tissue.MUSCLE: 5.0, Tissue.LIVER: 4.0, Tissue.SPLEEN: 4.0, Tissue.MARROW: 40.0,
     Tissue.CORTICAL_BONE: 80.0, Tissue.BOWEL_FLUID: 6.0, Tissue.FECES: 60.0,
     Tissue.STOMACH_CONTENT: 10.0, Tissue.PANCREAS: 6.0,
@@ -229,7 +230,7 @@ def draw_render_params(phantom: Phantom, rng: np.random.Generator, randomize_org
     in_plane = rng.uniform(0.4, 1.3)
     blur = (rng.uniform(0.4, 1.8), in_plane, in_plane)
     thick = None
-    if rng.uniform() < 0.35:
+    if rng.uniform() < 0.5:
         thick_in_plane = rng.uniform(1.5, 3.0)
         thick = (rng.uniform(1.5, 5.0), thick_in_plane, thick_in_plane)
     return RenderParams(
@@ -239,8 +240,10 @@ def draw_render_params(phantom: Phantom, rng: np.random.Generator, randomize_org
         thick_voxel_mm=thick,
         noise_sigma_hu=rng.uniform(*noise_range),
         noise_correlation_mm=rng.uniform(0.0, 0.8),
-        scale=rng.uniform(0.95, 1.05),
-        offset_hu=rng.uniform(-10.0, 10.0),
+        # Scanners and reconstruction kernels differ in calibration by tens of HU, so
+        # the networks should not rely on absolute values.
+        scale=rng.uniform(0.9, 1.1),
+        offset_hu=rng.uniform(-20.0, 20.0),
     )
 
 
@@ -593,7 +596,7 @@ def _paint_bowel(tissues, body: _Body, rng, spine_y, kidney_top, pair_corner, pa
     _paint_bowel_segment(tissues, colon, rng.uniform(14, 24), rng, allowed, colon=True)
 
     # Small bowel loops fill most of the front and lower abdomen.
-    for _ in range(int(rng.integers(25, 45))):
+    for _ in range(int(rng.integers(40, 70))):
         start = rng.uniform(cavity_low, cavity_high)
         path = shapes.random_walk(rng, start, rng.standard_normal(3), int(rng.integers(15, 50)), 4.0, 0.35,
                                   cavity_low, cavity_high)
