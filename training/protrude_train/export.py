@@ -184,10 +184,13 @@ def main(argv=None) -> int:
         network.load_state_dict(checkpoint["networks"][name])
         network.eval()
     thresholds = {"kidney": 0.5, "protrusion": 0.5, "tumor": 0.5}
+    postprocessing = None
     validation = args.run / "validation.json"
     if validation.exists():
-        thresholds = evaluate.choose_thresholds(json.loads(validation.read_text())["threshold_sweep_pooled_dice"])
-    export_bundle(networks, config, args.out, thresholds, args.patch)
+        metrics = json.loads(validation.read_text())
+        thresholds = evaluate.choose_thresholds(metrics["threshold_sweep_pooled_dice"])
+        postprocessing = metrics.get("chosen_postprocessing")
+    export_bundle(networks, config, args.out, thresholds, args.patch, postprocessing=postprocessing)
     return 0
 
 
