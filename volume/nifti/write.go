@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unsafe"
 
 	"protrude/volume"
 )
@@ -84,8 +85,18 @@ func WriteInt16Volume(path string, v *volume.Int16Volume, opts WriteOptions) err
 	return nil
 }
 
-// writeInt16Voxels writes values little endian, a chunk at a time.
+// nativeLittleEndian is set when the host stores integers little endian, as NIfTI
+// files from this package do.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// writeInt16Voxels writes values little endian. On a little-endian host their memory
+// already has that layout, so it is written as it is. Otherwise the values are
+// converted a chunk at a time.
 func writeInt16Voxels(w io.Writer, values []int16) error {
+	if nativeLittleEndian && len(values) > 0 {
+		_, err := w.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(values))), 2*len(values)))
+		return err
+	}
 	buf := make([]byte, 2*min(len(values), writeChunkVoxels))
 	for start := 0; start < len(values); start += writeChunkVoxels {
 		chunk := values[start:min(start+writeChunkVoxels, len(values))]
