@@ -65,8 +65,11 @@
 //
 // Scan reads the first 64 KiB of each file, and the whole file only when its header
 // is longer or cannot be walked, and keeps no pixel data. Load allocates the volume,
-// 4 bytes per voxel, and reads each file whole once, one file per CPU at a time,
-// into reused buffers. A stack that needs resampling (irregular spacing, gaps, tilt)
+// 4 bytes per voxel, and reads each file once, one file per CPU at a time, into
+// reused buffers. For a file with native pixel data whose header Scan walked, it
+// reads only the pixel data and reuses the header elements that Scan parsed.
+// [Catalog.LoadInt16] does the same into 2 bytes per voxel, for stacks that int16
+// holds exactly. A stack that needs resampling (irregular spacing, gaps, tilt)
 // also holds its source slices as float32, so its peak is 4 bytes per source voxel
 // plus 4 per output voxel. A 512×512×1000 int16 series thus needs about 1 GiB plus
 // one file per CPU (protrude convert peaked at 1045 MiB resident on it), or about
@@ -216,12 +219,12 @@ func (c *Catalog) Load(st *Stack) (*volume.Volume, *SeriesInfo, error) {
 }
 
 // LoadInt16 reads st as Load does, but into int16 voxels, which take half the
-// memory and need no conversion to be written as int16. It returns an error wrapping
-// ErrNotInt16 when some value would differ from Load's: when the stack needs
-// resampling, has samples of more than 16 bits, a RescaleSlope other than 1 or a
-// RescaleIntercept that is not an integer, or when a rescaled value lies outside
-// -32768 to 32767. The caller then calls Load. Otherwise every voxel equals the
-// one Load returns.
+// memory and need no conversion to be written as int16. Every voxel equals the one
+// Load returns. When some value would differ, it returns an error wrapping
+// ErrNotInt16, and the caller then calls Load. That happens when the stack needs
+// resampling or has samples of more than 16 bits, a RescaleSlope other than 1 or a
+// RescaleIntercept that is not an integer. It also happens when a rescaled value
+// lies outside -32768 to 32767.
 func (c *Catalog) LoadInt16(st *Stack) (*volume.Int16Volume, *SeriesInfo, error) {
 	v, err := c.loadInt16(st)
 	if err != nil {

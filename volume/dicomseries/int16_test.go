@@ -11,9 +11,8 @@ import (
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
 
-// requireInt16MatchesLoad loads the only stack of dir with LoadInt16 and Load and
-// fails unless both give the same grid and the same value in every voxel.
-func requireInt16MatchesLoad(t *testing.T, dir string) {
+// scanOnlyStack scans dir and returns the catalog and its only loadable stack.
+func scanOnlyStack(t *testing.T, dir string) (*Catalog, *Stack) {
 	t.Helper()
 	c, err := Scan(dir)
 	if err != nil {
@@ -23,6 +22,14 @@ func requireInt16MatchesLoad(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, st
+}
+
+// requireInt16MatchesLoad loads the only stack of dir with LoadInt16 and Load and
+// fails unless both give the same grid and the same value in every voxel.
+func requireInt16MatchesLoad(t *testing.T, dir string) {
+	t.Helper()
+	c, st := scanOnlyStack(t, dir)
 	short, _, err := c.LoadInt16(st)
 	if err != nil {
 		t.Fatalf("LoadInt16: %v", err)
@@ -101,14 +108,7 @@ func TestLoadInt16RejectsInexact(t *testing.T) {
 				tc.modify(&specs[n])
 			}
 			dir := writeSeries(t, specs)
-			c, err := Scan(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := c.Only()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, st := scanOnlyStack(t, dir)
 			if _, _, err := c.LoadInt16(st); !errors.Is(err, ErrNotInt16) {
 				t.Fatalf("LoadInt16 error = %v, want ErrNotInt16", err)
 			}
@@ -142,16 +142,9 @@ func TestLoadRejectsFileChangedAfterScan(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeSeries(t, stack(0, 1, 2))
-			c, err := Scan(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := c.Only()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, st := scanOnlyStack(t, dir)
 			tc.change(t, filepath.Join(dir, "IM0002.dcm"))
-			_, _, err = c.Load(st)
+			_, _, err := c.Load(st)
 			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "changed after the folder was scanned") {
 				t.Fatalf("Load error = %v, want a changed-file error wrapping ErrMalformed", err)
 			}

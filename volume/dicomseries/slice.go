@@ -71,8 +71,8 @@ type slice struct {
 	hasPadding              bool
 	paddingLow, paddingHigh int64
 
-	// scanned is where Scan found the file's pixel data, when it found them by
-	// walking the header, and nil otherwise.
+	// scanned is the location of the file's pixel data that Scan found by walking
+	// the header, or nil when Scan parsed the file otherwise.
 	scanned *scannedFile
 
 	transferSyntax string
@@ -568,8 +568,8 @@ func (s *slice) decode16LE(out []float32) {
 
 // decodeInt16Into is decodeInto for int16 output, which holds the same values when
 // the rescale slope is 1 and the intercept an integer (see Stack.checkInt16). It
-// returns an error wrapping ErrNotInt16 when a value lies outside the int16 range;
-// out then holds wrapped values.
+// returns an error wrapping ErrNotInt16 when a value lies outside the int16 range,
+// and out then holds wrapped values.
 func (s *slice) decodeInt16Into(out []int16) error {
 	// outside gets bits above bit 15 set when a value v lies outside the int16 range,
 	// because v+32768 then lies outside 0 to 65535. Values are far from the int32
