@@ -12,6 +12,20 @@ import (
 // 20–40 HU, while nephrographic-phase parenchyma usually exceeds 100 HU.
 const maxNonContrastKidneyHU = 80
 
+// contrastWarnings returns the warnings of the kidney and aorta checks for ct, whose
+// kidney mask from the pipeline is kidney (nil when there is none). The aorta check
+// needs no mask, so it also flags chest scans without kidneys.
+func contrastWarnings(ct *volume.Volume, kidney *volume.Mask) []string {
+	var warnings []string
+	if w := kidneyContrastWarning(ct, kidney); w != "" {
+		warnings = append(warnings, w)
+	}
+	if w := aortaContrastWarning(ct); w != "" {
+		warnings = append(warnings, w)
+	}
+	return warnings
+}
+
 // kidneyContrastWarning returns a warning when the median HU of ct inside the kidney
 // mask suggests contrast, and "" otherwise or when the mask is empty. ct and kidney
 // must share a grid, as the pipeline's masks share the input's.

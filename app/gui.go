@@ -527,6 +527,12 @@ func (ui *viewerUI) startRun() {
 
 	go func() {
 		res, err := ui.runPipeline(ctx, st)
+		// The contrast checks read the whole volume, so they run here, off the UI
+		// goroutine.
+		var contrast []string
+		if err == nil {
+			contrast = contrastWarnings(st.CT, res.Kidney)
+		}
 		fyne.Do(func() {
 			ui.cancelRun = nil
 			cancel()
@@ -543,7 +549,7 @@ func (ui *viewerUI) startRun() {
 				ui.stageLabel.SetText("Failed")
 				ui.showError("Run failed", err)
 			default:
-				ui.showResult(res)
+				ui.showResult(res, contrast)
 			}
 		})
 	}()
@@ -570,7 +576,9 @@ func (ui *viewerUI) runPipeline(ctx context.Context, st *study) (*inference.Resu
 	return res, err
 }
 
-func (ui *viewerUI) showResult(res *inference.Result) {
+// showResult shows the masks of res, and in a dialog the pipeline's warnings and
+// contrastWarnings, the warnings of the contrast checks.
+func (ui *viewerUI) showResult(res *inference.Result, contrastWarnings []string) {
 	ui.progress.SetValue(1)
 	ui.layers[0].Mask = res.Kidney
 	ui.layers[1].Mask = res.Protrusion
@@ -591,10 +599,7 @@ func (ui *viewerUI) showResult(res *inference.Result) {
 		ui.views.SetSlice(viewer.Axial, ui.startSlice-1)
 	}
 	ui.updateStatus()
-	warnings := resultWarnings(res)
-	if w := kidneyContrastWarning(ui.study.CT, res.Kidney); w != "" {
-		warnings = append(warnings, w)
-	}
+	warnings := append(resultWarnings(res), contrastWarnings...)
 	if len(warnings) > 0 {
 		dialog.ShowInformation("Check the result", strings.Join(warnings, "\n"), ui.win)
 	}

@@ -36,19 +36,7 @@ func loadStudySeries(path, seriesKey string) (*study, error) {
 		return nil, fmt.Errorf("open input: %w", err)
 	}
 	if fi.IsDir() {
-		c, err := dicomseries.Scan(path)
-		if err != nil {
-			return nil, err
-		}
-		var st *dicomseries.Stack
-		if seriesKey == "" {
-			st, err = c.Only()
-			if errors.Is(err, dicomseries.ErrMultipleStacks) {
-				return nil, fmt.Errorf("%w\nList the stacks with: protrude series %s\nthen choose one with --series KEY", err, path)
-			}
-		} else {
-			st, err = c.Find(seriesKey)
-		}
+		c, st, err := scanForStack(path, seriesKey)
 		if err != nil {
 			return nil, err
 		}
@@ -69,6 +57,28 @@ func loadStudySeries(path, seriesKey string) (*study, error) {
 		return nil, err
 	}
 	return &study{Path: path, CT: ct, NIfTIHeader: hdr}, nil
+}
+
+// scanForStack scans the DICOM folder dir and returns the stack whose key is
+// seriesKey. An empty seriesKey requires a folder with exactly one loadable stack.
+func scanForStack(dir, seriesKey string) (*dicomseries.Catalog, *dicomseries.Stack, error) {
+	c, err := dicomseries.Scan(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var st *dicomseries.Stack
+	if seriesKey == "" {
+		st, err = c.Only()
+		if errors.Is(err, dicomseries.ErrMultipleStacks) {
+			return nil, nil, fmt.Errorf("%w\nList the stacks with: protrude series %s\nthen choose one with --series KEY", err, dir)
+		}
+	} else {
+		st, err = c.Find(seriesKey)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, st, nil
 }
 
 // loadStack reads one stack of a scanned DICOM folder.

@@ -103,7 +103,7 @@ func runSegment(args []string) error {
 	for _, w := range resultWarnings(res) {
 		fmt.Println("warning:", w)
 	}
-	if w := kidneyContrastWarning(st.CT, res.Kidney); w != "" {
+	for _, w := range contrastWarnings(st.CT, res.Kidney) {
 		fmt.Println("warning:", w)
 	}
 

@@ -65,8 +65,11 @@
 //
 // Scan reads the first 64 KiB of each file, and the whole file only when its header
 // is longer or cannot be walked, and keeps no pixel data. Load allocates the volume,
-// 4 bytes per voxel, and reads each file whole once, one file per CPU at a time,
-// into reused buffers. A stack that needs resampling (irregular spacing, gaps, tilt)
+// 4 bytes per voxel, and reads each file once, one file per CPU at a time, into
+// reused buffers. For a file with native pixel data whose header Scan walked, it
+// reads only the pixel data and reuses the header elements that Scan parsed.
+// [Catalog.LoadInt16] does the same into 2 bytes per voxel, for stacks that int16
+// holds exactly. A stack that needs resampling (irregular spacing, gaps, tilt)
 // also holds its source slices as float32, so its peak is 4 bytes per source voxel
 // plus 4 per output voxel. A 512×512×1000 int16 series thus needs about 1 GiB plus
 // one file per CPU (protrude convert peaked at 1045 MiB resident on it), or about
@@ -108,6 +111,9 @@ var (
 	// ErrMultipleStacks marks a folder with more than one loadable image stack where
 	// one was expected. It wraps ErrUnsupported.
 	ErrMultipleStacks = fmt.Errorf("more than one image stack: %w", ErrUnsupported)
+	// ErrNotInt16 marks a stack that [Catalog.LoadInt16] cannot return exactly as
+	// int16, so that [Catalog.Load] must read it.
+	ErrNotInt16 = errors.New("the values of the stack are not all int16")
 )
 
 // Tolerances for comparing geometry between slices.
@@ -209,6 +215,45 @@ func (c *Catalog) Load(st *Stack) (*volume.Volume, *SeriesInfo, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, err)
 	}
+	return v, c.seriesInfo(st), nil
+}
+
+// LoadInt16 reads st as Load does, but into int16 voxels, which take half the
+// memory and need no conversion to be written as int16. Every voxel equals the one
+// Load returns. When some value would differ, it returns an error wrapping
+// ErrNotInt16, and the caller then calls Load. That happens when the stack needs
+// resampling or has samples of more than 16 bits, a RescaleSlope other than 1 or a
+// RescaleIntercept that is not an integer. It also happens when a rescaled value
+// lies outside -32768 to 32767.
+func (c *Catalog) LoadInt16(st *Stack) (*volume.Int16Volume, *SeriesInfo, error) {
+	v, err := c.loadInt16(st)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, err)
+	}
+	return v, c.seriesInfo(st), nil
+}
+
+// checkInt16 returns an error wrapping ErrNotInt16 when the frames' parameters do
+// not let LoadInt16 give Load's values.
+func (st *Stack) checkInt16() error {
+	if !st.plan.direct {
+		return fmt.Errorf("the stack is resampled onto a regular grid: %w", ErrNotInt16)
+	}
+	for _, s := range st.frames {
+		switch {
+		case s.bitsAllocated > 16:
+			return fmt.Errorf("%s: %s is %d: %w", s.name, elementName(tag.BitsAllocated), s.bitsAllocated, ErrNotInt16)
+		case s.rescaleSlope != 1:
+			return fmt.Errorf("%s: %s is %g: %w", s.name, elementName(tag.RescaleSlope), s.rescaleSlope, ErrNotInt16)
+		case s.rescaleIntercept != math.Trunc(s.rescaleIntercept) || math.Abs(s.rescaleIntercept) > maxInt16Intercept:
+			return fmt.Errorf("%s: %s is %g: %w", s.name, elementName(tag.RescaleIntercept), s.rescaleIntercept, ErrNotInt16)
+		}
+	}
+	return nil
+}
+
+// seriesInfo describes st after a load.
+func (c *Catalog) seriesInfo(st *Stack) *SeriesInfo {
 	info := &SeriesInfo{
 		Modality:          st.Modality,
 		SeriesDescription: st.SeriesDescription,
@@ -219,7 +264,7 @@ func (c *Catalog) Load(st *Stack) (*volume.Volume, *SeriesInfo, error) {
 	if c.NonDICOM > 0 {
 		info.Warnings = append(info.Warnings, fmt.Sprintf("%d files in the folder were skipped because they are not DICOM", c.NonDICOM))
 	}
-	return v, info, nil
+	return info
 }
 
 // parallelFor calls fn(0) to fn(n-1) on up to GOMAXPROCS goroutines and waits.

@@ -141,7 +141,7 @@ func Scan(dir string) (*Catalog, error) {
 		}
 		// Keep the geometry but drop the pixel data, because Load reads the files again.
 		for i, s := range f.frames {
-			s.path, s.frameIndex, s.pixelData = paths[n], i, nil
+			s.path, s.frameIndex, s.pixelData, s.scanned = paths[n], i, nil, f.scanned
 		}
 		files[n] = f
 	})
@@ -356,11 +356,18 @@ func scanFile(path, name string) (*parsedFile, error) {
 	if _, err := io.ReadFull(file, prefix); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(prefix) == size {
-		return parseFile(name, prefix)
-	}
-	if at, ok := headerEnd(prefix, size); ok {
-		return parseHeader(name, prefix[:at])
+	at, found := headerEnd(prefix, size)
+	if len(prefix) == size || found {
+		var f *parsedFile
+		if len(prefix) == size {
+			f, err = parseFile(name, prefix)
+		} else {
+			f, err = parseHeader(name, prefix[:at])
+		}
+		if err == nil && found {
+			f.scanned = &scannedFile{pixelDataAt: at, size: info.Size(), modTime: info.ModTime()}
+		}
+		return f, err
 	}
 
 	content := make([]byte, size)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -70,11 +71,27 @@ type slice struct {
 	hasPadding              bool
 	paddingLow, paddingHigh int64
 
+	// scanned is the location of the file's pixel data that Scan found by walking
+	// the header, or nil when Scan parsed the file otherwise.
+	scanned *scannedFile
+
 	transferSyntax string
 	// byteOrder is the byte order of pixelData, which holds native samples also
 	// for a compressed transfer syntax, decoded by readPixelData.
 	byteOrder binary.ByteOrder
 	pixelData []byte
+}
+
+// scannedFile records a file whose top-level PixelData element Scan found by
+// walking the element headers, so that Load can read the pixel data without parsing
+// the header again.
+type scannedFile struct {
+	// pixelDataAt is the byte offset of the PixelData element header.
+	pixelDataAt int
+	// size and modTime are the file's when Scan read it. Load rejects a file whose
+	// size or modification time differs, because its header may have changed.
+	size    int64
+	modTime time.Time
 }
 
 // paddingHU is the value given to padding pixels: air, so that resampling never
@@ -117,6 +134,8 @@ type parsedFile struct {
 	// frames are the frames of an image, in file order. When pixelErr is set they
 	// carry geometry but no pixel data.
 	frames []*slice
+	// scanned is set by Scan when it parsed only the header.
+	scanned *scannedFile
 	// pixelErr wraps ErrUnsupported when the pixel data cannot be decoded, such as
 	// for a transfer syntax that package dicomcodec does not decode. The file can
 	// still be listed.
@@ -541,11 +560,72 @@ func (s *slice) decodeInto(out []float32) {
 // the values the per-sample formula gives, so the result does not change.
 func (s *slice) decode16LE(out []float32) {
 	data := s.pixelData[:2*len(out)]
-	table := s.table16()
+	table := cachedTable16(&lastTable16, s.table16Key(), func(hu float64) float32 { return float32(hu) })
 	for n := range out {
 		out[n] = table[uint16(data[2*n])|uint16(data[2*n+1])<<8]
 	}
 }
+
+// decodeInt16Into is decodeInto for int16 output, which holds the same values when
+// the rescale slope is 1 and the intercept an integer (see Stack.checkInt16). It
+// returns an error wrapping ErrNotInt16 when a value lies outside the int16 range,
+// and out then holds wrapped values.
+func (s *slice) decodeInt16Into(out []int16) error {
+	// outside gets bits above bit 15 set when a value v lies outside the int16 range,
+	// because v+32768 then lies outside 0 to 65535. Values are far from the int32
+	// limits, because samples have at most 16 bits and |intercept| ≤ maxInt16Intercept.
+	var outside int32
+	switch {
+	case s.bitsAllocated == 16 && s.bitsStored == 16 && s.byteOrder == binary.LittleEndian && !s.hasPadding:
+		// The common CT layout: one addition per sample, with no branch and no table.
+		data := s.pixelData[:2*len(out)]
+		intercept := int32(s.rescaleIntercept)
+		signed := s.pixelRepresentation == 1
+		for n := range out {
+			raw := uint16(data[2*n]) | uint16(data[2*n+1])<<8
+			v := int32(raw) + intercept
+			if signed {
+				v = int32(int16(raw)) + intercept
+			}
+			outside |= (v + 32768) &^ 0xffff
+			out[n] = int16(v)
+		}
+	case s.bitsAllocated == 16 && s.bitsStored == 16 && s.byteOrder == binary.LittleEndian:
+		data := s.pixelData[:2*len(out)]
+		table := cachedTable16(&lastTableInt16, s.table16Key(), func(hu float64) int32 { return int32(hu) })
+		for n := range out {
+			v := table[uint16(data[2*n])|uint16(data[2*n+1])<<8]
+			outside |= (v + 32768) &^ 0xffff
+			out[n] = int16(v)
+		}
+	default:
+		bytesPerSample := s.bitsAllocated / 8
+		intercept := int32(s.rescaleIntercept)
+		for n := range out {
+			var raw uint32
+			if bytesPerSample == 1 {
+				raw = uint32(s.pixelData[n])
+			} else {
+				raw = uint32(s.byteOrder.Uint16(s.pixelData[2*n:]))
+			}
+			stored := s.storedValue(raw >> s.sampleShift)
+			v := int32(paddingHU)
+			if !s.hasPadding || stored < s.paddingLow || stored > s.paddingHigh {
+				v = int32(stored) + intercept
+			}
+			outside |= (v + 32768) &^ 0xffff
+			out[n] = int16(v)
+		}
+	}
+	if outside != 0 {
+		return fmt.Errorf("a value lies outside -32768 to 32767: %w", ErrNotInt16)
+	}
+	return nil
+}
+
+// maxInt16Intercept is the largest |RescaleIntercept| that the int16 path accepts.
+// Larger intercepts put every 16-bit sample outside the int16 range.
+const maxInt16Intercept = 1 << 16
 
 // table16Key is the set of parameters that decide the HU of a 16-bit sample.
 type table16Key struct {
@@ -555,38 +635,51 @@ type table16Key struct {
 	paddingLow, paddingHigh int64
 }
 
-// table16Entry is a lookup table and the parameters it was built for.
-type table16Entry struct {
-	key   table16Key
-	table [1 << 16]float32
-}
-
-// lastTable16 is the table most recently built. The slices of a series share their
-// parameters, so one table usually serves the whole series.
-var lastTable16 atomic.Pointer[table16Entry]
-
-// table16 returns the HU of every 16-bit stored sample under s's parameters.
-func (s *slice) table16() *[1 << 16]float32 {
-	key := table16Key{
+func (s *slice) table16Key() table16Key {
+	return table16Key{
 		signed: s.pixelRepresentation == 1, slope: s.rescaleSlope, intercept: s.rescaleIntercept,
 		hasPadding: s.hasPadding, paddingLow: s.paddingLow, paddingHigh: s.paddingHigh,
 	}
-	if e := lastTable16.Load(); e != nil && e.key == key {
+}
+
+// huOf returns the HU of the 16-bit sample raw, as decodeInto computes it.
+func (key table16Key) huOf(raw int) float64 {
+	stored := int64(raw)
+	if key.signed {
+		stored = int64(int16(raw))
+	}
+	if key.hasPadding && stored >= key.paddingLow && stored <= key.paddingHigh {
+		return paddingHU
+	}
+	return float64(stored)*key.slope + key.intercept
+}
+
+// table16Entry is a lookup table from 16-bit samples to values and the parameters
+// it was built for.
+type table16Entry[T float32 | int32] struct {
+	key   table16Key
+	table [1 << 16]T
+}
+
+// lastTable16 and lastTableInt16 are the tables most recently built. The slices of
+// a series share their parameters, so one table usually serves the whole series.
+var (
+	lastTable16    atomic.Pointer[table16Entry[float32]]
+	lastTableInt16 atomic.Pointer[table16Entry[int32]]
+)
+
+// cachedTable16 returns convert(key.huOf(raw)) for every 16-bit sample raw, from
+// the table in cache when it was built for key, else from a new table that it stores
+// there.
+func cachedTable16[T float32 | int32](cache *atomic.Pointer[table16Entry[T]], key table16Key, convert func(hu float64) T) *[1 << 16]T {
+	if e := cache.Load(); e != nil && e.key == key {
 		return &e.table
 	}
-	e := &table16Entry{key: key}
-	for raw := 0; raw < 1<<16; raw++ {
-		stored := int64(raw)
-		if key.signed {
-			stored = int64(int16(raw))
-		}
-		if key.hasPadding && stored >= key.paddingLow && stored <= key.paddingHigh {
-			e.table[raw] = paddingHU
-			continue
-		}
-		e.table[raw] = float32(float64(stored)*key.slope + key.intercept)
+	e := &table16Entry[T]{key: key}
+	for raw := range 1 << 16 {
+		e.table[raw] = convert(key.huOf(raw))
 	}
-	lastTable16.Store(e)
+	cache.Store(e)
 	return &e.table
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unsafe"
 
 	"protrude/volume"
 )
@@ -60,6 +61,52 @@ func WriteVolume(path string, v *volume.Volume, opts WriteOptions) error {
 	}
 	if err != nil {
 		return fmt.Errorf("nifti: write volume %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteInt16Volume writes a volume of 16-bit integers as int16 voxels with no
+// scaling. The file is byte for byte the one WriteVolume writes for a float32 volume
+// with the same values and grid, but it needs no check or conversion per voxel.
+func WriteInt16Volume(path string, v *volume.Int16Volume, opts WriteOptions) error {
+	err := writeAtomic(path, func(w io.Writer) error {
+		if err := checkWritable(v.Grid, len(v.Voxels)); err != nil {
+			return err
+		}
+		h := newHeader(v.Grid, DatatypeInt16, opts)
+		if _, err := w.Write(h.encode()); err != nil {
+			return err
+		}
+		return writeInt16Voxels(w, v.Voxels)
+	})
+	if err != nil {
+		return fmt.Errorf("nifti: write volume %s: %w", path, err)
+	}
+	return nil
+}
+
+// nativeLittleEndian is set when the host stores integers little endian, as NIfTI
+// files from this package do.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// writeInt16Voxels writes values little endian. On a little-endian host their memory
+// already has that layout, so it is written as it is. Otherwise the values are
+// converted a chunk at a time.
+func writeInt16Voxels(w io.Writer, values []int16) error {
+	if nativeLittleEndian && len(values) > 0 {
+		_, err := w.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(values))), 2*len(values)))
+		return err
+	}
+	buf := make([]byte, 2*min(len(values), writeChunkVoxels))
+	for start := 0; start < len(values); start += writeChunkVoxels {
+		chunk := values[start:min(start+writeChunkVoxels, len(values))]
+		out := buf[:2*len(chunk)]
+		for n, value := range chunk {
+			binary.LittleEndian.PutUint16(out[2*n:], uint16(value))
+		}
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
 	}
 	return nil
 }

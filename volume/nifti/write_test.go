@@ -354,3 +354,40 @@ func TestWriteMissingFolder(t *testing.T) {
 		t.Fatalf("error %v, want one that wraps os.ErrNotExist", err)
 	}
 }
+
+func TestWriteInt16VolumeMatchesWriteVolume(t *testing.T) {
+	for name, g := range writeGrids {
+		for _, suffix := range []string{".nii", ".nii.gz"} {
+			t.Run(name+suffix, func(t *testing.T) {
+				short := &volume.Int16Volume{Grid: g, Voxels: make([]int16, g.NumVoxels())}
+				full := volume.NewVolume(g)
+				for n := range short.Voxels {
+					// Cover both ends of the int16 range and values between.
+					value := int16(n*7919 - 32768)
+					short.Voxels[n], full.Voxels[n] = value, float32(value)
+				}
+				short.Voxels[0], full.Voxels[0] = math.MaxInt16, math.MaxInt16
+				dir := t.TempDir()
+				opts := WriteOptions{Description: researchDescription}
+				shortPath, fullPath := filepath.Join(dir, "short"+suffix), filepath.Join(dir, "full"+suffix)
+				if err := WriteInt16Volume(shortPath, short, opts); err != nil {
+					t.Fatal(err)
+				}
+				if err := WriteVolume(fullPath, full, opts); err != nil {
+					t.Fatal(err)
+				}
+				a, err := os.ReadFile(shortPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := os.ReadFile(fullPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(a, b) {
+					t.Fatalf("WriteInt16Volume wrote %d bytes that differ from WriteVolume's %d", len(a), len(b))
+				}
+			})
+		}
+	}
+}
