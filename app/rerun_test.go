@@ -7,8 +7,7 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
-	"protrude/volume"
-	"protrude/volume/nifti"
+	"protrude/internal/demotest"
 )
 
 func TestMergeManualEdits(t *testing.T) {
@@ -35,42 +34,6 @@ func TestMergeManualEdits(t *testing.T) {
 	}
 }
 
-// demoTumorCube returns the demo phantom resampled to a 90 mm cube at 1.5 mm around
-// its tumor, which contains part of the left kidney. The shipped networks cover it
-// with one patch each.
-func demoTumorCube(t *testing.T) *volume.Volume {
-	t.Helper()
-	ct, _, err := nifti.Read("../assets/demo/phantom_demo.nii.gz")
-	if err != nil {
-		t.Fatalf("read the demo CT: %v", err)
-	}
-	truth, _, err := nifti.ReadMask("../assets/demo/phantom_demo_truth.nii.gz")
-	if err != nil {
-		t.Fatalf("read the demo labels: %v", err)
-	}
-	var sum volume.Vec3
-	n := 0
-	for offset, l := range truth.Labels {
-		if l == 2 {
-			i, j, k := offset%truth.Size[0], (offset/truth.Size[0])%truth.Size[1], offset/(truth.Size[0]*truth.Size[1])
-			p := truth.IndexToLPS(volume.Vec3{float64(i), float64(j), float64(k)})
-			for a := 0; a < 3; a++ {
-				sum[a] += p[a]
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		t.Fatal("the demo labels have no tumor (label 2)")
-	}
-	const sizeVoxels, spacingMM = 60, 1.5
-	g := volume.Grid{Size: [3]int{sizeVoxels, sizeVoxels, sizeVoxels}, SpacingMM: volume.Vec3{spacingMM, spacingMM, spacingMM}, AxesLPS: ct.AxesLPS}
-	for a := 0; a < 3; a++ {
-		g.OriginLPS[a] = sum[a]/float64(n) - spacingMM*(sizeVoxels-1)/2
-	}
-	return volume.ResampleLinear(ct, g, -1024)
-}
-
 // The Re-run path of the window with the shipped networks: a kidney edit re-runs
 // protuberance and fusion, each changed layer becomes one undo step, kept tumor edits
 // survive, and a replacing re-run drops them.
@@ -85,7 +48,7 @@ func TestRerunKeepsOrReplacesTumorEdits(t *testing.T) {
 	t.Cleanup(a.Quit)
 	ui := newViewerUI(a, modelFlags{device: "cpu"})
 	t.Cleanup(ui.shutdown)
-	st := &study{Path: "demo tumor cube", CT: demoTumorCube(t)}
+	st := &study{Path: "demo tumor cube", CT: demotest.TumorCube(t)}
 	ui.showStudy(st)
 	if ui.last != nil || !ui.rerunButton.Disabled() {
 		t.Fatal("Re-run is enabled before the first run")

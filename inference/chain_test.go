@@ -73,8 +73,15 @@ func (b Box) contains(i, j, k int) bool {
 
 func newChainPipeline(t *testing.T, device Device) *Pipeline {
 	t.Helper()
+	return newBundlePipeline(t, chainBundleDir, device)
+}
+
+// newBundlePipeline loads the bundle in dir and opens a pipeline on device, closed at
+// the end of the test.
+func newBundlePipeline(t *testing.T, dir string, device Device) *Pipeline {
+	t.Helper()
 	requireRuntime(t)
-	b, err := LoadBundleDir(chainBundleDir)
+	b, err := LoadBundleDir(dir)
 	if err != nil {
 		t.Fatalf("LoadBundleDir: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"protrude/volume"
+	"protrude/volume/components"
 )
 
 // MaskEdit is a manual edit of one output mask: the mask as the last run left it and
@@ -277,29 +278,12 @@ func checkMaskEdit(e MaskEdit) error {
 // when there are none.
 func editedVoxels(e MaskEdit) (*volume.Mask, Box) {
 	changed := volume.NewMask(e.After.Grid)
-	size := e.After.Size
-	lo := size
-	hi := [3]int{-1, -1, -1}
-	n := 0
-	for k := 0; k < size[2]; k++ {
-		for j := 0; j < size[1]; j++ {
-			for i := 0; i < size[0]; i, n = i+1, n+1 {
-				if (e.Before.Labels[n] != 0) == (e.After.Labels[n] != 0) {
-					continue
-				}
-				changed.Labels[n] = 1
-				index := [3]int{i, j, k}
-				for a := 0; a < 3; a++ {
-					lo[a] = min(lo[a], index[a])
-					hi[a] = max(hi[a], index[a])
-				}
-			}
+	for n, l := range e.After.Labels {
+		if (e.Before.Labels[n] != 0) != (l != 0) {
+			changed.Labels[n] = 1
 		}
 	}
-	if hi[0] < 0 {
-		return changed, Box{}
-	}
-	return changed, Box{Min: lo, Max: [3]int{hi[0] + 1, hi[1] + 1, hi[2] + 1}}
+	return changed, Box(components.BoundingBox(changed))
 }
 
 // unionBox returns the smallest box that contains a and b. An empty box adds nothing.

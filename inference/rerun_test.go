@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"protrude/internal/demotest"
 	"protrude/volume"
-	"protrude/volume/components"
-	"protrude/volume/nifti"
 )
 
 // rerunPhantom is the CT of TestPipelineIdentityGridKnownAnswer: a 1 mm grid with
@@ -361,39 +360,6 @@ func TestBlendEditAnisotropic(t *testing.T) {
 	}
 }
 
-// demoCropCT returns a 90 mm cube of the embedded demo phantom centred on its tumor,
-// from the truth labels, which contains part of the left kidney. The cube fits in one
-// 96³ patch of the shipped networks at 1 mm, so each network runs once.
-func demoCropCT(t *testing.T) *volume.Volume {
-	t.Helper()
-	ct, _, err := nifti.Read("../assets/demo/phantom_demo.nii.gz")
-	if err != nil {
-		t.Fatalf("read the demo CT: %v", err)
-	}
-	truth, _, err := nifti.ReadMask("../assets/demo/phantom_demo_truth.nii.gz")
-	if err != nil {
-		t.Fatalf("read the demo labels: %v", err)
-	}
-	const tumorLabel = 2
-	for n, l := range truth.Labels {
-		if l != tumorLabel {
-			truth.Labels[n] = 0
-		}
-	}
-	tumor := components.BoundingBox(truth)
-	if tumor.Empty() {
-		t.Fatal("the demo labels have no tumor")
-	}
-	var box Box
-	for a := 0; a < 3; a++ {
-		centre := (tumor.Min[a] + tumor.Max[a]) / 2
-		half := int(45 / ct.SpacingMM[a])
-		box.Min[a] = max(centre-half, 0)
-		box.Max[a] = min(centre+half, ct.Size[a])
-	}
-	return &volume.Volume{Grid: subGrid(ct.Grid, box), Voxels: cropBox(ct, box)}
-}
-
 // maxAbsDifference returns the largest |a - b| over the voxels, and how many differ.
 func maxAbsDifference(a, b []float32) (float64, int) {
 	worst, differ := 0.0, 0
@@ -411,18 +377,8 @@ func maxAbsDifference(a, b []float32) (float64, int) {
 // runs fusion alone. Neither runs the base network. A re-run with an unchanged mask
 // reproduces the first run's outputs, so the cached volumes are the ones Run used.
 func TestRerunShippedBundleDemo(t *testing.T) {
-	requireRuntime(t)
-	bundle, err := LoadBundleDir("../assets/models")
-	if err != nil {
-		t.Fatalf("LoadBundleDir: %v", err)
-	}
-	p, err := NewPipeline(bundle, DeviceCPU)
-	if err != nil {
-		t.Fatalf("NewPipeline: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
-
-	ct := demoCropCT(t)
+	p := newBundlePipeline(t, "../assets/models", DeviceCPU)
+	ct := demotest.TumorCube(t)
 	var reports []Progress
 	prev, err := p.Run(context.Background(), ct, func(pr Progress) { reports = append(reports, pr) })
 	if err != nil {
