@@ -240,7 +240,6 @@ func checkProgress(t *testing.T, reports []Progress, patches PatchCounts) {
 	t.Helper()
 	var stages []Stage
 	perPatch := map[Stage]int{}
-	previous := 0.0
 	for i, r := range reports {
 		if len(stages) == 0 || stages[len(stages)-1] != r.Stage {
 			stages = append(stages, r.Stage)
@@ -253,10 +252,6 @@ func checkProgress(t *testing.T, reports []Progress, patches PatchCounts) {
 				}
 			}
 		}
-		if r.Fraction < previous || r.Fraction > 1 {
-			t.Errorf("report %d (%+v): fraction %g after %g, want non-decreasing in [0, 1]", i, r, r.Fraction, previous)
-		}
-		previous = r.Fraction
 	}
 
 	wantStages := []Stage{StageResample, StageBase, StageProtuberance, StageFusion, StageResampleBack}
@@ -271,6 +266,20 @@ func checkProgress(t *testing.T, reports []Progress, patches PatchCounts) {
 		if perPatch[stage] != n {
 			t.Errorf("%s: %d patch reports, want %d", stage, perPatch[stage], n)
 		}
+	}
+	checkFractions(t, reports)
+}
+
+// checkFractions checks that the fraction of the reports never decreases, stays in
+// [0, 1] and ends at 1.
+func checkFractions(t *testing.T, reports []Progress) {
+	t.Helper()
+	previous := 0.0
+	for i, r := range reports {
+		if r.Fraction < previous || r.Fraction > 1 {
+			t.Errorf("report %d (%+v): fraction %g after %g, want non-decreasing in [0, 1]", i, r, r.Fraction, previous)
+		}
+		previous = r.Fraction
 	}
 	if previous != 1 {
 		t.Errorf("last fraction = %g, want 1", previous)

@@ -73,16 +73,7 @@ func checkRerunProgress(t *testing.T, reports []Progress, wantStages []Stage, pa
 			t.Errorf("%s: %d patch reports, want %d", stage, perPatch[stage], n)
 		}
 	}
-	previous := 0.0
-	for i, r := range reports {
-		if r.Fraction < previous || r.Fraction > 1 {
-			t.Errorf("report %d (%+v): fraction %g after %g, want non-decreasing in [0, 1]", i, r, r.Fraction, previous)
-		}
-		previous = r.Fraction
-	}
-	if previous != 1 {
-		t.Errorf("last fraction = %g, want 1", previous)
-	}
+	checkFractions(t, reports)
 }
 
 // checkProbability compares every voxel of v with want, within 1e-6, and exactly where
