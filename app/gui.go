@@ -99,7 +99,10 @@ type viewerUI struct {
 	stageLabel   *widget.Label
 	progress     *widget.ProgressBar
 	runButton    *widget.Button
+	rerunButton  *widget.Button
 	cancelButton *widget.Button
+	rerunItem    *fyne.MenuItem
+	runMenu      *fyne.Menu
 	layerBox     *fyne.Container
 	windowSel    *widget.Select
 	windowLabel  *widget.Label
@@ -107,6 +110,9 @@ type viewerUI struct {
 
 	pipeline  *inference.Pipeline
 	cancelRun context.CancelFunc
+	// last is the output of the last run or re-run of this scan, or nil before the
+	// first run.
+	last *lastRun
 	// hover is the voxel under the pointer, or Inside false when the pointer is over
 	// no view. activeView is the view the pointer was last over, which the slice keys
 	// and the maximize key act on.
@@ -145,6 +151,8 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.runButton = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), ui.startRun)
 	ui.runButton.Importance = widget.HighImportance
 	ui.runButton.Disable()
+	ui.rerunButton = widget.NewButtonWithIcon("Re-run later stages", theme.ViewRefreshIcon(), ui.startRerun)
+	ui.rerunButton.Disable()
 	ui.cancelButton = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), ui.cancel)
 	ui.cancelButton.Disable()
 
@@ -194,7 +202,7 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 		widget.NewButtonWithIcon("Open file…", theme.FileIcon(), ui.openFileDialog),
 		widget.NewButtonWithIcon("Open DICOM folder…", theme.FolderOpenIcon(), ui.openFolderDialog),
 		widget.NewSeparator(),
-		ui.runButton, ui.cancelButton, ui.stageLabel,
+		ui.runButton, ui.rerunButton, ui.cancelButton, ui.stageLabel,
 	)
 	top := container.NewVBox(toolbar, ui.progress)
 	bottom := container.NewVBox(
@@ -208,6 +216,8 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.win.Resize(fyne.NewSize(1200, 860))
 	ui.win.Canvas().SetOnTypedKey(ui.typedKey)
 	ui.registerEditShortcuts()
+	ui.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierControl},
+		func(fyne.Shortcut) { ui.startRerun() })
 	if dc, ok := ui.win.Canvas().(desktop.Canvas); ok {
 		// Scroll events carry no modifiers, so the views learn about Ctrl from here.
 		dc.SetOnKeyDown(func(ev *fyne.KeyEvent) { ui.controlKey(ev, true) })
@@ -225,7 +235,10 @@ func (ui *viewerUI) mainMenu() *fyne.MainMenu {
 	help := fyne.NewMenu("Help",
 		fyne.NewMenuItem("Keyboard shortcuts", ui.showShortcuts),
 		fyne.NewMenuItem("About Protrude", ui.showAbout))
-	return fyne.NewMainMenu(file, ui.tools.editMenu, help)
+	ui.rerunItem = fyne.NewMenuItem("Re-run later stages (Ctrl+R)", ui.startRerun)
+	ui.rerunItem.Disabled = true
+	ui.runMenu = fyne.NewMenu("Run", fyne.NewMenuItem("Run all networks", ui.startRun), ui.rerunItem)
+	return fyne.NewMainMenu(file, ui.tools.editMenu, ui.runMenu, help)
 }
 
 // rebuildLayerControls makes one row per layer: visibility, colour and opacity.
@@ -506,7 +519,8 @@ func (ui *viewerUI) showStudy(st *study) {
 	}
 	ui.stageLabel.SetText(status)
 	ui.progress.SetValue(0)
-	ui.runButton.Enable()
+	ui.last = nil
+	ui.updateRunControls()
 	if len(st.Warnings) > 0 {
 		dialog.ShowInformation("Check the input", strings.Join(st.Warnings, "\n"), ui.win)
 	}
@@ -517,27 +531,36 @@ func (ui *viewerUI) startRun() {
 	if ui.study == nil || ui.cancelRun != nil {
 		return
 	}
+	st := ui.study
+	var contrast []string
+	ui.runInBackground("Run", func(ctx context.Context) (*inference.Result, error) {
+		res, err := ui.runPipeline(ctx, st)
+		// The contrast checks read the whole volume, so they run here, off the UI
+		// goroutine.
+		if err == nil {
+			contrast = contrastWarnings(st.CT, res.Kidney)
+		}
+		return res, err
+	}, func(res *inference.Result) { ui.showResult(res, contrast) })
+}
+
+// runInBackground calls work off the UI goroutine with a cancellable context, with the
+// progress bar and Cancel, and passes its result to finish on the UI goroutine. title
+// names the action in the error dialog. It is called on the UI goroutine.
+func (ui *viewerUI) runInBackground(title string, work func(ctx context.Context) (*inference.Result, error), finish func(*inference.Result)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ui.cancelRun = cancel
-	ui.runButton.Disable()
-	ui.cancelButton.Enable()
+	ui.updateRunControls()
 	ui.progress.SetValue(0)
 	ui.stageLabel.SetText("Loading models…")
 	st := ui.study
 
 	go func() {
-		res, err := ui.runPipeline(ctx, st)
-		// The contrast checks read the whole volume, so they run here, off the UI
-		// goroutine.
-		var contrast []string
-		if err == nil {
-			contrast = contrastWarnings(st.CT, res.Kidney)
-		}
+		res, err := work(ctx)
 		fyne.Do(func() {
 			ui.cancelRun = nil
 			cancel()
-			ui.cancelButton.Disable()
-			ui.runButton.Enable()
+			defer ui.updateRunControls()
 			if ui.study != st {
 				return // another scan was opened meanwhile
 			}
@@ -547,12 +570,41 @@ func (ui *viewerUI) startRun() {
 				ui.progress.SetValue(0)
 			case err != nil:
 				ui.stageLabel.SetText("Failed")
-				ui.showError("Run failed", err)
+				ui.showError(title+" failed", err)
 			default:
-				ui.showResult(res, contrast)
+				finish(res)
 			}
 		})
 	}()
+}
+
+// updateRunControls enables Run when a scan is open, Re-run when a run has finished,
+// and Cancel while one of them runs.
+func (ui *viewerUI) updateRunControls() {
+	running := ui.cancelRun != nil
+	setEnabled(ui.runButton, ui.study != nil && !running)
+	setEnabled(ui.rerunButton, ui.last != nil && !running)
+	setEnabled(ui.cancelButton, running)
+	if ui.rerunItem != nil {
+		ui.rerunItem.Disabled = ui.last == nil || running
+		ui.runMenu.Refresh()
+	}
+}
+
+func setEnabled(b *widget.Button, on bool) {
+	if on {
+		b.Enable()
+	} else {
+		b.Disable()
+	}
+}
+
+// reportProgress shows a pipeline progress report. It may be called from any goroutine.
+func (ui *viewerUI) reportProgress(p inference.Progress) {
+	fyne.Do(func() {
+		ui.progress.SetValue(p.Fraction)
+		ui.stageLabel.SetText(fmt.Sprintf("%s: patch %d / %d", p.Stage, p.Done, p.Total))
+	})
 }
 
 func (ui *viewerUI) runPipeline(ctx context.Context, st *study) (*inference.Result, error) {
@@ -564,14 +616,13 @@ func (ui *viewerUI) runPipeline(ctx context.Context, st *study) (*inference.Resu
 		ui.pipeline = p
 	}
 	start := time.Now()
-	res, err := ui.pipeline.Run(ctx, st.CT, func(p inference.Progress) {
-		fyne.Do(func() {
-			ui.progress.SetValue(p.Fraction)
-			ui.stageLabel.SetText(fmt.Sprintf("%s: patch %d / %d", p.Stage, p.Done, p.Total))
-		})
-	})
+	res, err := ui.pipeline.Run(ctx, st.CT, ui.reportProgress)
 	if err == nil {
-		slog.Info("run finished", "duration", time.Since(start).Round(time.Millisecond))
+		d := res.Durations
+		slog.Info("run finished", "duration", time.Since(start).Round(time.Millisecond),
+			"resample", d.Resample.Round(time.Millisecond), "base", d.Base.Round(time.Millisecond),
+			"protuberance", d.Protuberance.Round(time.Millisecond), "fusion", d.Fusion.Round(time.Millisecond),
+			"resample_back", d.ResampleBack.Round(time.Millisecond), "patches", fmt.Sprintf("%+v", res.Patches))
 	}
 	return res, err
 }
@@ -587,6 +638,8 @@ func (ui *viewerUI) showResult(res *inference.Result, contrastWarnings []string)
 	ui.views.SetLayers(ui.layers)
 	ui.resetEdits()
 	ui.refreshLesions()
+	ui.last = newLastRun(res, res.Kidney, res.Protrusion, res.Tumor)
+	ui.updateRunControls()
 	ui.stageLabel.SetText(fmt.Sprintf("Done on %s: kidney %.0f mL, protrusion %.1f mL, tumor %.1f mL",
 		res.Device.Used, maskVolumeML(res.Kidney), maskVolumeML(res.Protrusion), maskVolumeML(res.Tumor)))
 	// The cursor goes to the tumor, or else the kidneys, so that all three views show it.

@@ -13,7 +13,8 @@ type shortcut struct {
 }
 
 // shortcuts lists every mouse and key input of the viewer window: the view inputs of
-// viewer.SliceView and typedKey, then the tool keys of toolKey and the undo shortcuts.
+// viewer.SliceView and typedKey, then the tool keys of toolKey, the undo shortcuts and
+// the re-run shortcut.
 var shortcuts = []shortcut{
 	{"Wheel", "next or previous slice of the view under the pointer"},
 	{"Ctrl+wheel", "zoom about the pointer"},
@@ -34,6 +35,7 @@ var shortcuts = []shortcut{
 	{"S", "switch the brush between a 2D disc in the view's slice and a 3D sphere"},
 	{"Ctrl+Z", "undo the last edit"},
 	{"Ctrl+Y, Ctrl+Shift+Z", "redo the last undone edit"},
+	{"Ctrl+R", "re-run the later networks after an edit: protuberance and fusion after a kidney edit, fusion after a protruded-region edit"},
 }
 
 func (ui *viewerUI) showShortcuts() {

@@ -83,9 +83,16 @@ type Result struct {
 	// thresholded the same way, for comparison.
 	Kidney, Protrusion, Tumor, BaseTumor *volume.Mask
 
+	// InputGrid is the grid of the input CT, which the masks are on.
+	InputGrid volume.Grid
 	// Grid is the canonical grid the networks ran on: [volume.IsotropicGridLPS] of the
 	// input grid at the manifest spacing.
 	Grid volume.Grid
+	// Image is the CT resampled to Grid and mapped from the HU window to [-1, 1], as the
+	// base and fusion networks see it. [Pipeline.Rerun] reads it, with the base
+	// network's probabilities, so that a re-run does not resample or run the base
+	// network again.
+	Image *volume.Volume
 	// The probabilities are on Grid. ProtrusionProbability and TumorProbability are 0
 	// outside KidneyBox.
 	KidneyProbability     *volume.Volume
@@ -94,7 +101,9 @@ type Result struct {
 	TumorProbability      *volume.Volume
 	// KidneyBox is the region of Grid where the protuberance and fusion networks ran:
 	// the bounding box of kidney probability >= threshold, grown by the manifest's
-	// crop margin and clamped to Grid. It is empty when no kidney was found.
+	// crop margin and clamped to Grid. It is empty when no kidney was found. After a
+	// [Pipeline.Rerun] from a protrusion edit it also covers the edited protrusion,
+	// grown by the same margin.
 	KidneyBox Box
 
 	Durations StageDurations
@@ -220,7 +229,7 @@ func (p *Pipeline) Run(ctx context.Context, ct *volume.Volume, progress func(Pro
 	patch := m.Inference.PatchSize3()
 	overlap := m.Inference.Overlap
 	thresholds := m.Inference.Thresholds
-	result := &Result{Device: p.device}
+	result := &Result{Device: p.device, InputGrid: ct.Grid}
 
 	// Step 1: canonical grid and normalised image.
 	report(StageResample, 0, 1, 0)
@@ -234,6 +243,7 @@ func (p *Pipeline) Run(ctx context.Context, ct *volume.Volume, progress func(Pro
 	}
 	image := volume.ResampleLinear(ct, result.Grid, OutsideHU)
 	normalizeHUWindow(image.Voxels, m.Preprocessing.HUWindow[0], m.Preprocessing.HUWindow[1])
+	result.Image = image
 	result.Durations.Resample = time.Since(start)
 	report(StageResample, 1, 1, fractionResampled)
 	if err := ctx.Err(); err != nil {
@@ -267,73 +277,105 @@ func (p *Pipeline) Run(ctx context.Context, ct *volume.Volume, progress func(Pro
 
 	if result.KidneyBox.Empty() {
 		result.Warnings = append(result.Warnings, WarningNoKidney)
-	} else if err := p.runBox(ctx, image, result, report); err != nil {
-		return nil, err
+	} else {
+		// Steps 4 and 5 share the progress range evenly, because both run on the
+		// same patches of the box.
+		middle := (fractionBaseDone + fractionChainDone) / 2
+		if err := p.runProtuberanceBox(ctx, result, report, fractionBaseDone, middle); err != nil {
+			return nil, err
+		}
+		if err := p.runFusionBox(ctx, result, report, middle, fractionChainDone); err != nil {
+			return nil, err
+		}
 	}
 
 	// Step 6: back to the input grid.
-	report(StageResampleBack, 0, 1, fractionChainDone)
-	start = time.Now()
-	result.Kidney = thresholdOnGrid(result.KidneyProbability, ct.Grid, thresholds.Kidney)
-	result.Protrusion = thresholdOnGrid(result.ProtrusionProbability, ct.Grid, thresholds.Protrusion)
-	result.Tumor = thresholdOnGrid(result.TumorProbability, ct.Grid, thresholds.Tumor)
-	result.BaseTumor = thresholdOnGrid(result.BaseTumorProbability, ct.Grid, thresholds.Tumor)
-	// The same rules for both tumor masks, so that base-only and full stay comparable.
+	if err := resampleBack(result, thresholds, m.Inference.Postprocessing, report, fractionChainDone); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// resampleBack runs step 6 of [Pipeline.Run]: it makes the four masks of result on
+// result.InputGrid from its probabilities, then applies the tumor postprocessing.
+func resampleBack(result *Result, thresholds Thresholds, rule Postprocessing, report func(Stage, int, int, float64), fromFraction float64) error {
+	report(StageResampleBack, 0, 1, fromFraction)
+	start := time.Now()
+	result.Kidney = thresholdOnGrid(result.KidneyProbability, result.InputGrid, thresholds.Kidney)
+	result.Protrusion = thresholdOnGrid(result.ProtrusionProbability, result.InputGrid, thresholds.Protrusion)
+	result.Tumor = thresholdOnGrid(result.TumorProbability, result.InputGrid, thresholds.Tumor)
+	result.BaseTumor = thresholdOnGrid(result.BaseTumorProbability, result.InputGrid, thresholds.Tumor)
+	// The same rule for both tumor masks, so that base-only and full stay comparable.
 	for _, tumor := range []*volume.Mask{result.Tumor, result.BaseTumor} {
-		if _, err := FilterTumorComponents(tumor, result.Kidney, m.Inference.Postprocessing); err != nil {
-			return nil, err
+		if _, err := FilterTumorComponents(tumor, result.Kidney, rule); err != nil {
+			return err
 		}
 	}
 	result.Durations.ResampleBack = time.Since(start)
 	report(StageResampleBack, 1, 1, 1)
-	return result, nil
+	return nil
 }
 
-// runBox runs steps 4 and 5 of [Pipeline.Run] inside result.KidneyBox and writes the
-// protrusion and final tumor probabilities into result.
-func (p *Pipeline) runBox(ctx context.Context, image *volume.Volume, result *Result, report func(Stage, int, int, float64)) error {
-	m := p.bundle.Manifest
-	patch := m.Inference.PatchSize3()
-	overlap := m.Inference.Overlap
-	box := result.KidneyBox
-	boxSize := box.Size()
-	boxDims := [3]int{boxSize[2], boxSize[1], boxSize[0]}
-	boxPatches := CountPatches(boxDims, patch, overlap)
-	chainFraction := func(patchesDone int) float64 {
-		return fractionBaseDone + (fractionChainDone-fractionBaseDone)*float64(patchesDone)/float64(2*boxPatches)
-	}
+// boxPatchDims returns the tensor dimensions [D, H, W] of box and the number of
+// patches the sliding window takes over it.
+func (p *Pipeline) boxPatchDims(box Box) (dims [3]int, patches int) {
+	inference := p.bundle.Manifest.Inference
+	size := box.Size()
+	dims = [3]int{size[2], size[1], size[0]}
+	return dims, CountPatches(dims, inference.PatchSize3(), inference.Overlap)
+}
 
-	// Step 4: protuberance network on the kidney probability.
-	result.Patches.Protuberance = boxPatches
-	report(StageProtuberance, 0, boxPatches, chainFraction(0))
+// runProtuberanceBox runs step 4 of [Pipeline.Run]: the protuberance network on
+// result.KidneyProbability inside result.KidneyBox. It writes the protrusion
+// probability into result.ProtrusionProbability, which must be 0 outside the box, and
+// reports progress from fraction from to fraction to.
+func (p *Pipeline) runProtuberanceBox(ctx context.Context, result *Result, report func(Stage, int, int, float64), from, to float64) error {
+	inference := p.bundle.Manifest.Inference
+	box := result.KidneyBox
+	dims, patches := p.boxPatchDims(box)
+	fraction := func(done int) float64 { return from + (to-from)*float64(done)/float64(patches) }
+
+	result.Patches.Protuberance = patches
+	report(StageProtuberance, 0, patches, from)
 	start := time.Now()
-	kidney := cropBox(result.KidneyProbability, box)
 	protrusion, err := SlidingWindow(ctx, p.protuberance,
-		Tensor{Channels: 1, Dims: boxDims, Data: kidney},
-		WindowOptions{PatchSize: patch, Overlap: overlap, PadValues: []float32{0}, OutputChannels: 1},
-		func(done, total int) { report(StageProtuberance, done, total, chainFraction(done)) })
+		Tensor{Channels: 1, Dims: dims, Data: cropBox(result.KidneyProbability, box)},
+		WindowOptions{PatchSize: inference.PatchSize3(), Overlap: inference.Overlap, PadValues: []float32{0}, OutputChannels: 1},
+		func(done, total int) { report(StageProtuberance, done, total, fraction(done)) })
 	if err != nil {
 		return wrapStageError(ctx, StageProtuberance, err)
 	}
 	pasteBox(result.ProtrusionProbability, box, protrusion.Data)
 	result.Durations.Protuberance = time.Since(start)
+	return nil
+}
 
-	// Step 5: fusion network on the image and the lesion probability.
-	result.Patches.Fusion = boxPatches
-	report(StageFusion, 0, boxPatches, chainFraction(boxPatches))
-	start = time.Now()
-	n := len(kidney)
+// runFusionBox runs step 5 of [Pipeline.Run]: the fusion network on result.Image and
+// clip(base tumor + protrusion, 0, 1) inside result.KidneyBox. It writes the tumor
+// probability into result.TumorProbability, which must be 0 outside the box, and
+// reports progress from fraction from to fraction to.
+func (p *Pipeline) runFusionBox(ctx context.Context, result *Result, report func(Stage, int, int, float64), from, to float64) error {
+	inference := p.bundle.Manifest.Inference
+	box := result.KidneyBox
+	dims, patches := p.boxPatchDims(box)
+	fraction := func(done int) float64 { return from + (to-from)*float64(done)/float64(patches) }
+
+	result.Patches.Fusion = patches
+	report(StageFusion, 0, patches, from)
+	start := time.Now()
+	image := cropBox(result.Image, box)
+	n := len(image)
 	fusionInput := make([]float32, 2*n)
-	copy(fusionInput[:n], cropBox(image, box))
+	copy(fusionInput[:n], image)
 	lesion := fusionInput[n:]
 	copy(lesion, cropBox(result.BaseTumorProbability, box))
-	for i, v := range protrusion.Data {
+	for i, v := range cropBox(result.ProtrusionProbability, box) {
 		lesion[i] = min(max(lesion[i]+v, 0), 1)
 	}
 	tumor, err := SlidingWindow(ctx, p.fusion,
-		Tensor{Channels: 2, Dims: boxDims, Data: fusionInput},
-		WindowOptions{PatchSize: patch, Overlap: overlap, PadValues: []float32{-1, 0}, OutputChannels: 1},
-		func(done, total int) { report(StageFusion, done, total, chainFraction(boxPatches+done)) })
+		Tensor{Channels: 2, Dims: dims, Data: fusionInput},
+		WindowOptions{PatchSize: inference.PatchSize3(), Overlap: inference.Overlap, PadValues: []float32{-1, 0}, OutputChannels: 1},
+		func(done, total int) { report(StageFusion, done, total, fraction(done)) })
 	if err != nil {
 		return wrapStageError(ctx, StageFusion, err)
 	}

@@ -73,8 +73,15 @@ func (b Box) contains(i, j, k int) bool {
 
 func newChainPipeline(t *testing.T, device Device) *Pipeline {
 	t.Helper()
+	return newBundlePipeline(t, chainBundleDir, device)
+}
+
+// newBundlePipeline loads the bundle in dir and opens a pipeline on device, closed at
+// the end of the test.
+func newBundlePipeline(t *testing.T, dir string, device Device) *Pipeline {
+	t.Helper()
 	requireRuntime(t)
-	b, err := LoadBundleDir(chainBundleDir)
+	b, err := LoadBundleDir(dir)
 	if err != nil {
 		t.Fatalf("LoadBundleDir: %v", err)
 	}
@@ -233,7 +240,6 @@ func checkProgress(t *testing.T, reports []Progress, patches PatchCounts) {
 	t.Helper()
 	var stages []Stage
 	perPatch := map[Stage]int{}
-	previous := 0.0
 	for i, r := range reports {
 		if len(stages) == 0 || stages[len(stages)-1] != r.Stage {
 			stages = append(stages, r.Stage)
@@ -246,10 +252,6 @@ func checkProgress(t *testing.T, reports []Progress, patches PatchCounts) {
 				}
 			}
 		}
-		if r.Fraction < previous || r.Fraction > 1 {
-			t.Errorf("report %d (%+v): fraction %g after %g, want non-decreasing in [0, 1]", i, r, r.Fraction, previous)
-		}
-		previous = r.Fraction
 	}
 
 	wantStages := []Stage{StageResample, StageBase, StageProtuberance, StageFusion, StageResampleBack}
@@ -264,6 +266,20 @@ func checkProgress(t *testing.T, reports []Progress, patches PatchCounts) {
 		if perPatch[stage] != n {
 			t.Errorf("%s: %d patch reports, want %d", stage, perPatch[stage], n)
 		}
+	}
+	checkFractions(t, reports)
+}
+
+// checkFractions checks that the fraction of the reports never decreases, stays in
+// [0, 1] and ends at 1.
+func checkFractions(t *testing.T, reports []Progress) {
+	t.Helper()
+	previous := 0.0
+	for i, r := range reports {
+		if r.Fraction < previous || r.Fraction > 1 {
+			t.Errorf("report %d (%+v): fraction %g after %g, want non-decreasing in [0, 1]", i, r, r.Fraction, previous)
+		}
+		previous = r.Fraction
 	}
 	if previous != 1 {
 		t.Errorf("last fraction = %g, want 1", previous)

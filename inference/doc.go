@@ -19,9 +19,12 @@
 //
 // Call [InitRuntime] once with the path of libonnxruntime.so, load a bundle, and
 // create a [Pipeline] with a [Device]. [Pipeline.Run] returns a [Result] with masks on
-// the input grid and probabilities on the canonical grid. [Pipeline.RunProtuberance]
-// runs the protuberance network alone on a binary organ mask. [SlidingWindow] is the
-// patch loop underneath and accepts any [Predictor].
+// the input grid and probabilities on the canonical grid, and keeps the normalised CT
+// on that grid. [Pipeline.Rerun] starts from such a Result after a manual edit: the
+// protuberance and fusion networks after a kidney edit, fusion alone after a
+// protrusion edit, with the edit laid over the network probability by [BlendEdit].
+// [Pipeline.RunProtuberance] runs the protuberance network alone on a binary organ
+// mask. [SlidingWindow] is the patch loop underneath and accepts any [Predictor].
 //
 // # Limits
 //
