@@ -121,7 +121,10 @@ func (ui *viewerUI) autosaveNow() {
 	if a == nil {
 		return
 	}
-	a.timer = nil
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
 	if a.writing {
 		a.pending = true
 		return
