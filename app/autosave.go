@@ -121,10 +121,7 @@ func (ui *viewerUI) autosaveNow() {
 	if a == nil {
 		return
 	}
-	if a.timer != nil {
-		a.timer.Stop()
-		a.timer = nil
-	}
+	a.stopTimer()
 	if a.writing {
 		a.pending = true
 		return
@@ -215,10 +212,7 @@ func (ui *viewerUI) clearRecovery() {
 	if a == nil {
 		return
 	}
-	if a.timer != nil {
-		a.timer.Stop()
-		a.timer = nil
-	}
+	a.stopTimer()
 	a.pending = false
 	a.written = nil
 	for _, f := range a.afterWrite {
@@ -230,6 +224,13 @@ func (ui *viewerUI) clearRecovery() {
 		return
 	}
 	a.removeOwnData()
+}
+
+func (a *autosaver) stopTimer() {
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
 }
 
 // removeOwnData deletes the session folder and unlocks it.
@@ -251,9 +252,7 @@ func (ui *viewerUI) closeAutosave() {
 	if a == nil {
 		return
 	}
-	if a.timer != nil {
-		a.timer.Stop()
-	}
+	a.stopTimer()
 	a.wg.Wait()
 	a.writing = false
 	ui.clearRecovery()

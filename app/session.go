@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"protrude/internal/atomicfile"
+	"protrude/internal/strictjson"
 	"protrude/overlays"
 	"protrude/viewer"
 	"protrude/volume"
@@ -155,7 +154,7 @@ func readSessionFile(dir string) (*sessionFile, string, error) {
 		return nil, "", fmt.Errorf("open session: %w", err)
 	}
 	defer f.Close()
-	s, err := decodeSession(io.LimitReader(f, maxSessionFileBytes+1))
+	s, err := decodeSession(f)
 	if err != nil {
 		return nil, "", fmt.Errorf("read session %s: %w", path, err)
 	}
@@ -164,21 +163,9 @@ func readSessionFile(dir string) (*sessionFile, string, error) {
 
 // decodeSession parses session.json and checks every field.
 func decodeSession(r io.Reader) (*sessionFile, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxSessionFileBytes {
-		return nil, fmt.Errorf("file is larger than %d bytes, the limit for session.json", maxSessionFileBytes)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var s sessionFile
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("invalid JSON: data after the session object")
+	if err := strictjson.Decode(r, maxSessionFileBytes, &s, "session object"); err != nil {
+		return nil, err
 	}
 	if s.Format != sessionFormatName {
 		return nil, fmt.Errorf("format is %q, want %q", s.Format, sessionFormatName)
