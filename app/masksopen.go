@@ -101,7 +101,7 @@ func readSEGFor(path string, st *study) (map[string]*volume.Mask, error) {
 	return masks, nil
 }
 
-// openMasksDialog asks for a mask file and loads it onto the open scan.
+// openMasksDialog shows a file dialog and loads the chosen masks onto the open scan.
 func (ui *viewerUI) openMasksDialog() {
 	if ui.study == nil {
 		ui.showError("Open masks", errors.New("open a scan first; the masks are loaded onto it"))

@@ -16,9 +16,9 @@ import (
 
 // The recovery root holds one session folder per running or crashed process, named
 // PID-STARTNANOS, next to a lock file of the same name with ".lock" appended. A running
-// process holds an exclusive flock on its lock file, and the kernel releases it when
-// the process ends in any way, so a folder whose lock can be taken belongs to a process
-// that ended without removing it: one that crashed or was killed.
+// process holds an exclusive flock on its lock file, which the kernel releases when the
+// process ends in any way. So a folder whose lock can be taken belongs to a process that
+// ended without removing it, because it crashed or was killed.
 
 // lockRecoveryFolder creates or opens dir+".lock" and takes an exclusive lock on it
 // without waiting. It returns errRecoveryLocked when a running process holds it.
@@ -112,9 +112,9 @@ func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 }
 
 // offerRecovery looks for the recovery data of a crashed session. When there is some,
-// it asks the user to recover or discard the newest and calls orElse after Discard;
-// otherwise it calls orElse at once. Older crashed sessions stay for a later start. It
-// runs off the UI goroutine.
+// it shows the recovery dialog for the newest and calls orElse after Discard. Otherwise
+// it calls orElse at once. Older crashed sessions stay for a later start. It runs off
+// the UI goroutine.
 func (ui *viewerUI) offerRecovery(orElse func()) {
 	a := ui.autosave
 	if a == nil {
@@ -137,8 +137,8 @@ func (ui *viewerUI) offerRecovery(orElse func()) {
 	fyne.Do(func() { ui.showRecoveryDialog(o, orElse) })
 }
 
-// showRecoveryDialog asks whether to recover the orphan's edits. It runs on the UI
-// goroutine.
+// showRecoveryDialog shows the dialog that recovers or discards the orphan's edits. It
+// runs on the UI goroutine.
 func (ui *viewerUI) showRecoveryDialog(o *orphanSession, orElse func()) {
 	scan := "the demo case"
 	if o.file.Source.Kind != sourceDemo {

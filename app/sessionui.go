@@ -27,7 +27,7 @@ func (ui *viewerUI) sessionMenuItems() []*fyne.MenuItem {
 	}
 }
 
-// openSessionDialog asks for a session folder and opens it.
+// openSessionDialog shows a folder dialog and opens the chosen session.
 func (ui *viewerUI) openSessionDialog() {
 	d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
 		if err != nil {
@@ -62,7 +62,7 @@ func (ui *viewerUI) openSession(path string) error {
 	return nil
 }
 
-// saveSessionDialog asks for a session name and saves the session into a folder of
+// saveSessionDialog shows a file save dialog and saves the session into a folder of
 // that name. The file save dialog creates an empty file of the name, which is replaced
 // by the folder.
 func (ui *viewerUI) saveSessionDialog() {
