@@ -13,17 +13,18 @@ export PROTRUDE_ORT_LIB ?= $(ORT_LIB)
 
 # patchelf sets the RUNPATH of the libraries that make dist bundles.
 # The DICOM codecs link OpenJPEG, CharLS and DCMTK, whose C++ API needs g++. The
-# dcmtk and libgdcm-tools commands are the codec tests' independent decoders.
+# dcmtk and libgdcm-tools commands are the codec tests' independent decoders. xdotool
+# drives the viewer in scripts/crashtest.sh.
 APT_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth imagemagick \
 	python3-torch python3-nibabel python3-numpy python3-scipy python3-pytest python3-onnx python3-pydicom \
 	dcm2niix dicom3tools \
 	g++ libopenjp2-7-dev libcharls-dev libdcmtk-dev dcmtk libgdcm-tools \
-	patchelf
+	patchelf xdotool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin/protrude
 
-.PHONY: run test build dist deps apt ort gomod bench bench-convert fuzz models results clean
+.PHONY: run test build dist deps apt ort gomod bench bench-convert fuzz models results clean crashtest
 
 run: deps build
 	./$(BIN)
@@ -83,6 +84,11 @@ models:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Kills the viewer with SIGKILL in the middle of editing under Xvfb, restarts it and
+# checks that the recovered tumor mask equals the one painted before the kill.
+crashtest: deps build
+	scripts/crashtest.sh
 
 # Runs every Go fuzz target for FUZZTIME each (a go test -fuzztime value: 60s, 5m or
 # 10000x). A failing input is saved under the package's testdata/fuzz folder.

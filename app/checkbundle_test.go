@@ -70,6 +70,7 @@ func TestSplitPositionalTakesInputAnywhere(t *testing.T) {
 		{[]string{"-o", "out", "scan.nii.gz"}, "scan.nii.gz", []string{"-o", "out"}},
 		{[]string{"--device", "cpu", "dir", "--models", "m"}, "dir", []string{"--device", "cpu", "--models", "m"}},
 		{[]string{"-run"}, "", []string{"-run"}},
+		{[]string{"--session", "review.protrude", "--run"}, "", []string{"--session", "review.protrude", "--run"}},
 	}
 	for _, tc := range cases {
 		input, rest := splitPositional(tc.args)

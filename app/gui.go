@@ -49,9 +49,13 @@ func runViewer(args []string) error {
 	mf.register(fs)
 	runNow := fs.Bool("run", false, "run the three networks as soon as the scan is open")
 	startSlice := fs.Int("slice", 0, "axial `slice` to show after opening and after a run (1 is the most inferior; 0 shows the tumor's centre)")
+	sessionPath := fs.String("session", "", "open the session `folder` that File > Save session wrote (or its session.json) instead of a scan")
 	input, rest := splitPositional(args)
 	if err := parseFlags(fs, rest); err != nil {
 		return err
+	}
+	if input != "" && *sessionPath != "" {
+		return fmt.Errorf("%w: give a scan or --session, not both", errUsage)
 	}
 	if !hasDisplay() {
 		return errNoDisplay
@@ -60,23 +64,15 @@ func runViewer(args []string) error {
 	a := fyneapp.NewWithID("io.github.protrude")
 	ui := newViewerUI(a, mf)
 	ui.startSlice = *startSlice
+	if root, err := recoveryRoot(); err != nil {
+		slog.Warn("autosave is off", "err", err)
+	} else {
+		ui.enableAutosave(root)
+	}
+	quitOnSignal(a)
 	ui.win.Show()
 
-	go func() {
-		var err error
-		if input == "" {
-			err = ui.openDemo()
-		} else {
-			err = ui.openPath(input)
-		}
-		if err != nil {
-			fyne.Do(func() { ui.showError("Open failed", err) })
-			return
-		}
-		if *runNow {
-			fyne.Do(ui.startRun)
-		}
-	}()
+	go ui.offerRecovery(func() { ui.openAtStart(input, *sessionPath, *runNow) })
 	a.Run()
 	ui.shutdown()
 	return nil
@@ -123,6 +119,11 @@ type viewerUI struct {
 
 	tools      *editTools
 	lesionList *lesionPanel
+
+	// bundleID is the model bundle whose run made the layers' masks, or "".
+	bundleID string
+	// autosave writes recovery data after changes; nil turns autosave off, as in tests.
+	autosave *autosaver
 }
 
 func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
@@ -232,6 +233,7 @@ func (ui *viewerUI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItem("Open DICOM folder…", ui.openFolderDialog),
 		fyne.NewMenuItem("Open demo case", func() { go ui.openInBackground(ui.openDemo) }),
 	)
+	file.Items = append(file.Items, ui.sessionMenuItems()...)
 	help := fyne.NewMenu("Help",
 		fyne.NewMenuItem("Keyboard shortcuts", ui.showShortcuts),
 		fyne.NewMenuItem("About Protrude", ui.showAbout))
@@ -469,7 +471,7 @@ func (ui *viewerUI) openDemo() error {
 	if err != nil {
 		return err
 	}
-	st.Path = "demo phantom (embedded)"
+	st.Path, st.Demo = demoCasePath, true
 	fyne.Do(func() { ui.showStudy(st) })
 	return nil
 }
@@ -498,6 +500,7 @@ func (ui *viewerUI) openPath(path string) error {
 func (ui *viewerUI) showStudy(st *study) {
 	ui.cancel()
 	ui.study = st
+	ui.bundleID = ""
 	ui.layers = defaultViewerLayers()
 	ui.rebuildLayerControls()
 	// The slider range must be set before SetVolume reports the first slice to it.
@@ -640,6 +643,10 @@ func (ui *viewerUI) showResult(res *inference.Result, contrastWarnings []string)
 	ui.refreshLesions()
 	ui.last = newLastRun(res, res.Kidney, res.Protrusion, res.Tumor)
 	ui.updateRunControls()
+	if ui.pipeline != nil {
+		ui.bundleID = ui.pipeline.Bundle().Manifest.BundleID
+	}
+	ui.markSessionChanged()
 	ui.stageLabel.SetText(fmt.Sprintf("Done on %s: kidney %.0f mL, protrusion %.1f mL, tumor %.1f mL",
 		res.Device.Used, maskVolumeML(res.Kidney), maskVolumeML(res.Protrusion), maskVolumeML(res.Tumor)))
 	// The cursor goes to the tumor, or else the kidneys, so that all three views show it.
@@ -687,6 +694,7 @@ func (ui *viewerUI) shutdown() {
 	if ui.cancelRun != nil {
 		ui.cancelRun()
 	}
+	ui.closeAutosave()
 	if ui.pipeline != nil {
 		ui.pipeline.Close()
 	}

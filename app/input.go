@@ -11,6 +11,9 @@ import (
 	"protrude/volume/nifti"
 )
 
+// demoCasePath is the study path shown for the embedded demo case.
+const demoCasePath = "demo phantom (embedded)"
+
 // study is a loaded CT with what is needed to write results that match it.
 type study struct {
 	// Path is the NIfTI file or DICOM folder it came from.
@@ -18,8 +21,11 @@ type study struct {
 	CT   *volume.Volume
 	// NIfTIHeader is set for NIfTI input, so masks carry the input's qform and sform.
 	NIfTIHeader *nifti.Header
-	// Series is set for DICOM input.
-	Series *dicomseries.SeriesInfo
+	// Series is set for DICOM input, and SeriesKey is the key of its image stack.
+	Series    *dicomseries.SeriesInfo
+	SeriesKey string
+	// Demo is set for the embedded demo case, whose Path is demoCasePath.
+	Demo bool
 	// Warnings are shown to the user, such as a non-CT modality.
 	Warnings []string
 }
@@ -87,7 +93,7 @@ func loadStack(c *dicomseries.Catalog, st *dicomseries.Stack) (*study, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &study{Path: c.Dir, CT: ct, Series: info, Warnings: info.Warnings}, nil
+	return &study{Path: c.Dir, CT: ct, Series: info, SeriesKey: st.Key, Warnings: info.Warnings}, nil
 }
 
 // writeMask writes m as NIfTI with the research notice, carrying the input's

@@ -201,6 +201,7 @@ func (ui *viewerUI) setLesionStatus(s lesions.Status) {
 		ui.showError("Lesion status", err)
 	}
 	p.list.Refresh()
+	ui.markSessionChanged()
 }
 
 func (ui *viewerUI) updateLesionButtons() {

@@ -178,7 +178,7 @@ func splitPositional(args []string) (string, []string) {
 	valueFlags := map[string]bool{"-o": true, "--o": true, "-models": true, "--models": true,
 		"-device": true, "--device": true, "-ort-lib": true, "--ort-lib": true,
 		"-slice": true, "--slice": true, "-series": true, "--series": true,
-		"-format": true, "--format": true}
+		"-format": true, "--format": true, "-session": true, "--session": true}
 	var rest []string
 	input := ""
 	for i := 0; i < len(args); i++ {

@@ -299,6 +299,7 @@ func (ui *viewerUI) afterEdit() {
 	ui.updateHistoryItems()
 	ui.refreshLesions()
 	ui.views.Refresh()
+	ui.markSessionChanged()
 }
 
 func (ui *viewerUI) undo() {

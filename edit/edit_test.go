@@ -690,3 +690,53 @@ func abs(x int) int {
 	}
 	return x
 }
+
+func TestMaskVersionTracksChanges(t *testing.T) {
+	a := volume.NewMask(anisotropicGrid([3]int{6, 4, 2}))
+	b := volume.NewMask(anisotropicGrid([3]int{6, 4, 2}))
+	e := newTestEditor(t, DefaultHistoryDepth)
+	h := e.History
+	if v := h.MaskVersion(a); v != 0 {
+		t.Fatalf("version of an unedited mask is %d, want 0", v)
+	}
+
+	if err := e.BeginStroke(a, Brush{RadiusMM: 0.1, SliceAxis: 2, Label: 1}, volume.Vec3{1, 1, 0}); err != nil {
+		t.Fatal(err)
+	}
+	e.EndStroke()
+	afterStroke := h.MaskVersion(a)
+	if afterStroke == 0 {
+		t.Error("version of a after a stroke is 0, want a new version")
+	}
+	if v := h.MaskVersion(b); v != 0 {
+		t.Errorf("version of b, which no step changed, is %d, want 0", v)
+	}
+
+	seen := map[uint64]string{0: "unedited", afterStroke: "stroke"}
+	for _, action := range []struct {
+		name string
+		do   func() (string, bool)
+	}{{"undo", e.Undo}, {"redo", e.Redo}} {
+		if _, ok := action.do(); !ok {
+			t.Fatalf("%s failed", action.name)
+		}
+		v := h.MaskVersion(a)
+		if earlier, ok := seen[v]; ok {
+			t.Errorf("version after %s is %d, the same as after %s", action.name, v, earlier)
+		}
+		seen[v] = action.name
+	}
+
+	last := h.MaskVersion(a)
+	h.Clear()
+	if v := h.MaskVersion(a); v != 0 {
+		t.Errorf("version after Clear is %d, want 0", v)
+	}
+	if err := e.BeginStroke(a, Brush{RadiusMM: 0.1, SliceAxis: 2, Label: 1}, volume.Vec3{3, 1, 0}); err != nil {
+		t.Fatal(err)
+	}
+	e.EndStroke()
+	if v := h.MaskVersion(a); v <= last {
+		t.Errorf("version after Clear and a stroke is %d, want above %d, the version before Clear", v, last)
+	}
+}

@@ -167,6 +167,10 @@ type History struct {
 	depth int
 	undo  []*Step
 	redo  []*Step
+	// serial counts the mask changes made through the history, and versions maps each
+	// mask changed since the last Clear to the serial of its latest change.
+	serial   uint64
+	versions map[*volume.Mask]uint64
 }
 
 // NewHistory returns an empty history that keeps at most depth undo steps.
@@ -189,7 +193,26 @@ func (h *History) push(s *Step) {
 		h.undo = h.undo[1:]
 	}
 	h.undo = append(h.undo, s)
+	h.bumpVersions(s)
 }
+
+// bumpVersions gives every mask that step s changes a new version.
+func (h *History) bumpVersions(s *Step) {
+	if h.versions == nil {
+		h.versions = make(map[*volume.Mask]uint64)
+	}
+	for _, d := range s.diffs {
+		h.serial++
+		h.versions[d.mask] = h.serial
+	}
+}
+
+// MaskVersion returns a number that changes whenever a step is added, undone or redone
+// that changes m, so a caller such as an autosave can tell whether m changed since it
+// last looked. It returns 0 for a mask that no step has changed since the last
+// [History.Clear]. Versions are never reused, so a version read before a Clear differs
+// from every version read after it, except 0.
+func (h *History) MaskVersion(m *volume.Mask) uint64 { return h.versions[m] }
 
 // Undo reverts the most recent step and returns its label, or returns ok false when
 // there is nothing to undo.
@@ -202,6 +225,7 @@ func (h *History) Undo() (label string, ok bool) {
 	for i := len(s.diffs) - 1; i >= 0; i-- {
 		s.diffs[i].apply(true)
 	}
+	h.bumpVersions(s)
 	h.redo = append(h.redo, s)
 	return s.Label, true
 }
@@ -217,6 +241,7 @@ func (h *History) Redo() (label string, ok bool) {
 	for i := range s.diffs {
 		s.diffs[i].apply(false)
 	}
+	h.bumpVersions(s)
 	h.undo = append(h.undo, s)
 	return s.Label, true
 }
@@ -233,9 +258,12 @@ func (h *History) RedoLabels() []string { return stepLabels(h.redo) }
 func (h *History) Steps() []*Step { return slices.Clone(h.undo) }
 
 // Clear drops every undo and redo step.
+// It also forgets the mask versions, so that the history no longer keeps those masks
+// in memory.
 func (h *History) Clear() {
 	h.undo = nil
 	h.redo = nil
+	h.versions = nil
 }
 
 func stepLabels(steps []*Step) []string {

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"protrude/internal/atomicfile"
+	"protrude/internal/strictjson"
 	"protrude/volume"
 	"protrude/volume/components"
 )
@@ -105,7 +106,7 @@ func Load(path string, tumor *volume.Mask, ct *volume.Volume) (*Table, error) {
 		return nil, fmt.Errorf("lesions: %w", err)
 	}
 	defer f.Close()
-	saved, err := decode(io.LimitReader(f, maxFileBytes+1))
+	saved, err := decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("lesions: read %s: %w", path, err)
 	}
@@ -196,21 +197,9 @@ func unflatten(offset int, size [3]int) (i, j, k int) {
 
 // decode parses and checks a saved table. Error messages name the JSON field and value.
 func decode(r io.Reader) (*fileTable, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFileBytes {
-		return nil, fmt.Errorf("file is larger than %d bytes, the limit for a lesion table", maxFileBytes)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var f fileTable
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("invalid JSON: data after the table object")
+	if err := strictjson.Decode(r, maxFileBytes, &f, "table object"); err != nil {
+		return nil, err
 	}
 
 	if f.Format != FormatName {

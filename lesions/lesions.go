@@ -185,6 +185,13 @@ func (t *Table) SetStatus(id int, s Status) error {
 	return fmt.Errorf("%w: %d", ErrUnknownLesion, id)
 }
 
+// Clone returns a copy of t whose lesion rows can change, such as by [Table.SetStatus],
+// without changing t. The two tables share the component labeling, which no method
+// changes, so a clone can be saved on another goroutine while t stays in use.
+func (t *Table) Clone() *Table {
+	return &Table{Lesions: slices.Clone(t.Lesions), labeling: t.labeling, nextID: t.nextID}
+}
+
 // LesionAt returns the index in Lesions of the lesion that contains voxel (i, j, k), or
 // -1 for a background voxel or an index outside the grid.
 func (t *Table) LesionAt(i, j, k int) int {

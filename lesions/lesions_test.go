@@ -507,3 +507,26 @@ func TestMaxDiameterKiTSMatchesBruteForce(t *testing.T) {
 	}
 	t.Logf("%d components, max diameters %v mm", len(got), got)
 }
+
+func TestCloneKeepsOriginalStatus(t *testing.T) {
+	g := testGrid([3]int{4, 4, 4})
+	tumor := volume.NewMask(g)
+	tumor.Labels[0] = 1
+	table, err := Measure(tumor, volume.NewVolume(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := table.Clone()
+	if err := clone.SetStatus(1, Accepted); err != nil {
+		t.Fatal(err)
+	}
+	if got := table.Lesions[0].Status; got != Unreviewed {
+		t.Errorf("original status after SetStatus on the clone is %q, want %q", got, Unreviewed)
+	}
+	if got := clone.LesionAt(0, 0, 0); got != 0 {
+		t.Errorf("clone.LesionAt(0, 0, 0) is %d, want 0, the lesion of the shared labeling", got)
+	}
+	if err := clone.Save(filepath.Join(t.TempDir(), "lesions.json")); err != nil {
+		t.Errorf("save the clone: %v", err)
+	}
+}

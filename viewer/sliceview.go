@@ -273,6 +273,19 @@ func (v *SliceView) Pan(dx, dy float64) {
 	v.Refresh()
 }
 
+// SetZoomPan sets the magnification, clamped to [MinZoom, MaxZoom], and the pan offset
+// in widget units, as [SliceView.ZoomFactor] and [SliceView.PanOffset] return them. It
+// ignores values that are not finite.
+func (v *SliceView) SetZoomPan(zoom, panX, panY float64) {
+	for _, x := range []float64{zoom, panX, panY} {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return
+		}
+	}
+	v.zoom, v.panX, v.panY = max(MinZoom, min(zoom, MaxZoom)), panX, panY
+	v.Refresh()
+}
+
 // ResetZoom fits the whole slice into the view again.
 func (v *SliceView) ResetZoom() {
 	v.zoom, v.panX, v.panY = 1, 0, 0

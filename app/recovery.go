@@ -1,0 +1,188 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
+)
+
+// The recovery root holds one session folder per running or crashed process, named
+// PID-STARTNANOS, next to a lock file of the same name with ".lock" appended. A running
+// process holds an exclusive flock on its lock file, which the kernel releases when the
+// process ends in any way. So a folder whose lock can be taken belongs to a process that
+// ended without removing it, because it crashed or was killed.
+
+// lockRecoveryFolder creates or opens dir+".lock" and takes an exclusive lock on it
+// without waiting. It returns errRecoveryLocked when a running process holds it.
+func lockRecoveryFolder(dir string) (*os.File, error) {
+	path := dir + ".lock"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the recovery lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("lock %s: %w", path, errRecoveryLocked)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// orphanSession is the recovery folder of a process that ended without a clean exit,
+// locked by this process while it decides.
+type orphanSession struct {
+	dir  string
+	lock *os.File
+	file *sessionFile
+}
+
+// remove deletes the folder and its lock file.
+func (o *orphanSession) remove() {
+	if err := os.RemoveAll(o.dir); err != nil {
+		slog.Error("remove recovered session", "dir", o.dir, "err", err)
+	}
+	os.Remove(o.lock.Name())
+	o.lock.Close()
+}
+
+// release unlocks the folder and leaves it for a later start.
+func (o *orphanSession) release() { o.lock.Close() }
+
+// findOrphanSessions returns the recovery folders in root that no running process
+// holds, newest first, each locked by this process. ownDir, this process's own folder,
+// is skipped. A folder without a readable session.json cannot be recovered: it is
+// removed and the reason logged. A missing root means there is nothing to recover.
+func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list recovery data in %s: %w", root, err)
+	}
+	var orphans []*orphanSession
+	for _, e := range entries {
+		name := e.Name()
+		dir := filepath.Join(root, name)
+		if dir == ownDir || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if !e.IsDir() {
+			// A lock file whose folder is gone, such as after a crash before the first
+			// write finished, is removed when no process holds it.
+			if base, ok := strings.CutSuffix(dir, ".lock"); ok && base != ownDir {
+				if _, err := os.Stat(base); errors.Is(err, os.ErrNotExist) {
+					if lock, err := lockRecoveryFolder(base); err == nil {
+						os.Remove(lock.Name())
+						lock.Close()
+					}
+				}
+			}
+			continue
+		}
+		lock, err := lockRecoveryFolder(dir)
+		if errors.Is(err, errRecoveryLocked) {
+			continue // a running Protrude writes there
+		}
+		if err != nil {
+			return orphans, err
+		}
+		o := &orphanSession{dir: dir, lock: lock}
+		file, _, err := readSessionFile(dir)
+		if err != nil {
+			slog.Warn("recovery data cannot be read and is removed", "dir", dir, "err", err)
+			o.remove()
+			continue
+		}
+		o.file = file
+		orphans = append(orphans, o)
+	}
+	slices.SortFunc(orphans, func(a, b *orphanSession) int { return b.file.SavedAt.Compare(a.file.SavedAt) })
+	return orphans, nil
+}
+
+// offerRecovery looks for the recovery data of a crashed session. When there is some,
+// it shows the recovery dialog for the newest and calls orElse after Discard. Otherwise
+// it calls orElse at once. Older crashed sessions stay for a later start. It runs off
+// the UI goroutine.
+func (ui *viewerUI) offerRecovery(orElse func()) {
+	a := ui.autosave
+	if a == nil {
+		orElse()
+		return
+	}
+	orphans, err := findOrphanSessions(a.root, a.dir)
+	if err != nil {
+		slog.Error("look for recovery data", "err", err)
+	}
+	if len(orphans) == 0 {
+		orElse()
+		return
+	}
+	for _, o := range orphans[1:] {
+		o.release()
+	}
+	o := orphans[0]
+	slog.Info("recovery data found", "dir", o.dir, "saved_at", o.file.SavedAt)
+	fyne.Do(func() { ui.showRecoveryDialog(o, orElse) })
+}
+
+// showRecoveryDialog shows the dialog that recovers or discards the orphan's edits. It
+// runs on the UI goroutine.
+func (ui *viewerUI) showRecoveryDialog(o *orphanSession, orElse func()) {
+	scan := "the demo case"
+	if o.file.Source.Kind != sourceDemo {
+		scan = filepath.Base(o.file.Source.Path)
+	}
+	text := fmt.Sprintf("Protrude did not close cleanly last time.\n\n"+
+		"Unsaved edits to %s were autosaved at %s.\n"+
+		"Recover opens them; Discard deletes them.",
+		scan, o.file.SavedAt.Local().Format("2006-01-02 15:04:05"))
+	d := dialog.NewConfirm("Recover unsaved edits?", text, func(recover bool) {
+		if !recover {
+			slog.Info("recovery data discarded", "dir", o.dir)
+			o.remove()
+			go orElse()
+			return
+		}
+		go ui.recoverSession(o)
+	}, ui.win)
+	d.SetConfirmText("Recover")
+	d.SetDismissText("Discard")
+	d.Show()
+}
+
+// recoverSession opens the orphan's session and writes it into this process's own
+// recovery folder at once. The orphan is removed only after that write, so a second
+// crash still leaves the edits on disk. It runs off the UI goroutine.
+func (ui *viewerUI) recoverSession(o *orphanSession) {
+	fyne.Do(func() { ui.stageLabel.SetText("Recovering…") })
+	ls, err := loadSession(o.dir)
+	if err != nil {
+		fyne.Do(func() {
+			ui.stageLabel.SetText("")
+			ui.showError("Recover failed; the recovery data is kept in "+o.dir, err)
+		})
+		o.release()
+		return
+	}
+	fyne.Do(func() {
+		ui.applySession(ls)
+		ui.win.SetTitle(fmt.Sprintf("Protrude — %s (recovered) — %s", filepath.Base(ls.study.Path), researchNotice))
+		ui.stageLabel.SetText("Recovered the autosaved session of " + o.file.SavedAt.Local().Format("15:04:05"))
+		slog.Info("session recovered", "dir", o.dir)
+		a := ui.autosave
+		a.afterWrite = append(a.afterWrite, o.remove)
+		ui.autosaveNow()
+	})
+}
