@@ -313,7 +313,12 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 	var out io.Writer = buffered
 	var zw *gzip.Writer
 	if strings.HasSuffix(strings.ToLower(path), ".gz") {
-		zw = gzip.NewWriter(buffered)
+		// The fastest level: about 7 times faster than the default on a mostly empty
+		// 512×512×300 mask, for a file about 25 % larger, which matters for autosave.
+		zw, err = gzip.NewWriterLevel(buffered, gzip.BestSpeed)
+		if err != nil {
+			return err
+		}
 		out = zw
 	}
 	if err := write(out); err != nil {
