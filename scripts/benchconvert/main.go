@@ -74,6 +74,12 @@ func run(protrude string, slices, size, repeat int, keep string) error {
 	peaks := map[string]int64{}
 	for r := 0; r < repeat; r++ {
 		for _, name := range order {
+			// Both tools write to a path that does not exist yet. Otherwise protrude
+			// would pay for freeing the old file's blocks when it renames over it,
+			// while dcm2niix writes a file with a suffixed name next to the old one.
+			if err := removeOutput(name, protrudeOut, referenceDir); err != nil {
+				return err
+			}
 			elapsed, peakKiB, err := timeCommand(commands[name])
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -89,6 +95,27 @@ func run(protrude string, slices, size, repeat int, keep string) error {
 			name, t[len(t)/2].Seconds(), t[0].Seconds(), len(t), peaks[name]/1024)
 	}
 	return compare(protrudeOut, filepath.Join(referenceDir, "reference.nii"))
+}
+
+// removeOutput deletes what the tool called name wrote: the protrude output file, or
+// every file in referenceDir for dcm2niix.
+func removeOutput(name, protrudeOut, referenceDir string) error {
+	if name == "protrude convert" {
+		if err := os.Remove(protrudeOut); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	entries, err := os.ReadDir(referenceDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(referenceDir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // timeCommand runs args and returns its wall time and peak resident set size in KiB.
