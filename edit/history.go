@@ -258,7 +258,7 @@ func (h *History) RedoLabels() []string { return stepLabels(h.redo) }
 func (h *History) Steps() []*Step { return slices.Clone(h.undo) }
 
 // Clear drops every undo and redo step.
-// It also forgets the mask versions, so that the history no longer keeps those masks
+// It also drops the mask versions, so that the history no longer keeps those masks
 // in memory.
 func (h *History) Clear() {
 	h.undo = nil

@@ -69,7 +69,7 @@ def _cube(mask, corner, side):
 
 def _postprocessing_case():
     # The layout of TestFilterTumorComponents in inference/postprocess_test.go, at 2 mm
-    # voxels (0.008 mL each), so that Go and Python are held to the same answers.
+    # voxels (0.008 mL each), so that Go and Python are held to the same results.
     kidney = np.zeros((20, 20, 20), bool)
     _cube(kidney, (2, 2, 2), 6)
     tumor = np.zeros_like(kidney)
@@ -89,7 +89,7 @@ def test_filter_tumor_components_matches_go(min_ml, touch, voxels):
     assert not (kept & ~tumor).any()
 
 
-def test_choose_postprocessing_prefers_the_rule_that_drops_false_positives():
+def test_choose_postprocessing_drops_speckle():
     truth = np.zeros((30, 30, 30), bool)
     _cube(truth, (5, 5, 5), 6)
     prediction = np.zeros_like(truth)
