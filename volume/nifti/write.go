@@ -1,18 +1,16 @@
 package nifti
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"unsafe"
 
+	"protrude/internal/atomicfile"
 	"protrude/volume"
 )
 
@@ -292,66 +290,23 @@ func writeVoxels(w io.Writer, v *volume.Volume, datatype int16) error {
 	return nil
 }
 
-// writeAtomic writes a file through a temporary file in the same folder, which it
-// syncs and then renames onto path, so path holds either its old content or the
-// complete new file. When path ends in ".gz" the content is gzip-compressed.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
+// writeAtomic writes a file with atomicfile.WriteFunc, so path holds either its old
+// content or the complete new file. When path ends in ".gz" the content is
+// gzip-compressed.
+func writeAtomic(path string, write func(w io.Writer) error) error {
+	return atomicfile.WriteFunc(path, func(w io.Writer) error {
+		if !strings.HasSuffix(strings.ToLower(path), ".gz") {
+			return write(w)
 		}
-	}()
-
-	buffered := bufio.NewWriterSize(tmp, 1<<20)
-	var out io.Writer = buffered
-	var zw *gzip.Writer
-	if strings.HasSuffix(strings.ToLower(path), ".gz") {
 		// The fastest level: about 7 times faster than the default on a mostly empty
 		// 512×512×300 mask, for a file about 25 % larger, which matters for autosave.
-		zw, err = gzip.NewWriterLevel(buffered, gzip.BestSpeed)
+		zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
 		if err != nil {
 			return err
 		}
-		out = zw
-	}
-	if err := write(out); err != nil {
-		return err
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
+		if err := write(zw); err != nil {
 			return err
 		}
-	}
-	if err := buffered.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private (0600), and a written image is an ordinary file.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	committed = true
-
-	// The file is complete at path by now, so a failed folder sync, which some file
-	// systems do not support, is not reported.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+		return zw.Close()
+	})
 }
