@@ -14,10 +14,9 @@ import (
 )
 
 // BenchmarkAutosaveAfterStroke measures one autosave after a brush stroke on a
-// 512×512×300 grid of 0.8×0.8×2.5 mm voxels whose four layers all have masks: the
-// snapshot on the UI goroutine (cpu-ns/op and ns/op count only that part), which copies
-// the one edited mask, and, reported as write-ns/op, the background write of that mask
-// and the session files.
+// 512×512×300 grid of 0.8×0.8×2.5 mm voxels whose four layers all have masks.
+// ns/op and cpu-ns/op count only the snapshot on the UI goroutine, which copies the
+// edited mask. write-ns/op adds the background write of that mask and the session files.
 func BenchmarkAutosaveAfterStroke(b *testing.B) {
 	g := volume.Grid{Size: [3]int{512, 512, 300}, SpacingMM: volume.Vec3{0.8, 0.8, 2.5}, AxesLPS: volume.IdentityAxesLPS}
 	a := test.NewApp()

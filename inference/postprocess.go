@@ -43,8 +43,8 @@ func FilterTumorComponents(tumor, kidney *volume.Mask, rule Postprocessing) (int
 	}
 
 	removed := 0
-	for _, kept := range keep {
-		if !kept {
+	for _, keepComponent := range keep {
+		if !keepComponent {
 			removed++
 		}
 	}
