@@ -117,10 +117,12 @@ const realNCCTKidneys = "../../shared/data/real_ncct/torso_ncct_3mm_kidneys_pseu
 func TestAortaContrastRealNonContrast(t *testing.T) {
 	requireFile(t, realNCCTNIfTI)
 	requireFile(t, realNCCTKidneys)
+
 	ct, _, err := nifti.Read(realNCCTNIfTI)
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	// The check must see the spine, or finding no aorta proves nothing. The slice
 	// axis of this RAS file is k.
 	spineSlices := 0
@@ -135,6 +137,7 @@ func TestAortaContrastRealNonContrast(t *testing.T) {
 	if spineSlices < ct.Size[2]/2 {
 		t.Errorf("vertebral body found on %d of %d slices, want at least half", spineSlices, ct.Size[2])
 	}
+
 	if findings := aortaFindings(ct); len(findings) != 0 {
 		t.Fatalf("found an enhanced aorta on %d slices of a non-contrast scan, the first %+v", len(findings), findings[0])
 	}
@@ -150,10 +153,12 @@ func TestAortaContrastRealNonContrast(t *testing.T) {
 func TestAortaContrastRealContrastChest(t *testing.T) {
 	dir := sharedDICOM + "/real_ct_j2k_series"
 	requireFile(t, dir)
+
 	ct, _, err := dicomseries.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	findings := aortaFindings(ct)
 	for _, f := range findings {
 		t.Logf("slice %d: centre LPS (%.1f, %.1f) mm, %.0f mm², %.0f ± %.0f HU, fill %.2f, spine x %.1f mm",
@@ -177,6 +182,7 @@ func TestAortaContrastRealContrastChest(t *testing.T) {
 			t.Errorf("slice %d: aorta centre x %.1f mm is not left of the spine's %.1f mm", f.slice, f.centreLPS[0], f.spineCentreX)
 		}
 	}
+
 	warnings := contrastWarnings(ct, nil)
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "aorta") {
 		t.Fatalf("contrast warnings %q, want one about the aorta", warnings)
