@@ -94,7 +94,10 @@ class PhantomPatchSampler:
                 candidates = self.body_voxels[index]
             centre = candidates[int(self.rng.integers(len(candidates)))]
             centre = centre + self.rng.integers(-patch_size // 4, patch_size // 4 + 1, 3)
-            image, kidney, tumor = phantoms.sample_patch(self.pool[index], centre, patch_size, self.rng)
+            params = phantoms.draw_render_params(
+                self.pool[index], self.rng,
+                isodense_context_probability=self.config.isodense_context_probability)
+            image, kidney, tumor = phantoms.sample_patch(self.pool[index], centre, patch_size, self.rng, params)
             images.append(image[None])
             targets.append(np.stack([kidney, tumor]).astype(np.float32))
         return torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(targets))

@@ -101,6 +101,18 @@ TEXTURE_HU = {
 KIDNEY_TEXTURE_HU = 3.0
 TUMOR_TEXTURE_HU = 3.0
 
+# Soft tissues that touch or face the kidneys on real scans. An "isodense context"
+# rendering (see draw_render_params) sets each of them near the kidney's own HU, so that
+# a network cannot find the kidney by its density alone: on real non-contrast CT,
+# kidney, muscle, bowel wall and unopacified vessels differ by a few HU, and the first
+# demo weights labelled any tissue between 0 and 35 HU as kidney.
+CONTEXT_SOFT_TISSUES = (
+    Tissue.SKIN, Tissue.MUSCLE, Tissue.LIVER, Tissue.SPLEEN, Tissue.BLOOD, Tissue.BOWEL_WALL,
+    Tissue.BOWEL_FLUID, Tissue.STOMACH_CONTENT, Tissue.PANCREAS, Tissue.URINE, Tissue.BILE,
+)
+# Offsets (HU) from the mean kidney HU for those tissues in an isodense-context rendering.
+CONTEXT_DELTA_HU = (-20.0, 35.0)
+
 KIDNEY_HU_RANGE = (10.0, 40.0)
 # Density classes: tumor HU minus the HU of its kidney.
 TUMOR_CLASS_DELTA_HU = {
@@ -207,11 +219,16 @@ class RenderParams:
 
 
 def draw_render_params(phantom: Phantom, rng: np.random.Generator, randomize_organs: bool = True,
-                       noise_range: tuple[float, float] = (5.0, 25.0)) -> RenderParams:
+                       noise_range: tuple[float, float] = (5.0, 25.0),
+                       isodense_context_probability: float = 0.0) -> RenderParams:
     """Draw tissue HU values and image degradations for one rendering of phantom.
 
     Kidney and tumor HU stay as stored in the phantom, so tumor density classes hold
     in every rendering. Only the global scale and offset shift them, both together.
+    With isodense_context_probability, a rendering draws every tissue of
+    CONTEXT_SOFT_TISSUES at the mean kidney HU plus an offset from CONTEXT_DELTA_HU,
+    and the kidney's texture between 2 and 8 HU. With 0 (the default) no extra random
+    numbers are drawn, so renderings for a given seed stay as they were.
     """
     tissue_hu = np.zeros(TISSUE_CODES, np.float32)
     for tissue, (low, high) in TISSUE_HU_RANGES.items():
@@ -226,6 +243,11 @@ def draw_render_params(phantom: Phantom, rng: np.random.Generator, randomize_org
         texture[tissue] = amplitude * (rng.uniform(0.5, 1.5) if randomize_organs else 1.0)
     texture[Tissue.KIDNEY_RIGHT] = texture[Tissue.KIDNEY_LEFT] = KIDNEY_TEXTURE_HU
     texture[Tissue.TUMOR_FIRST:] = TUMOR_TEXTURE_HU
+    if isodense_context_probability > 0 and rng.uniform() < isodense_context_probability:
+        kidney_mean = 0.5 * (phantom.kidney_hu["right"] + phantom.kidney_hu["left"])
+        for tissue in CONTEXT_SOFT_TISSUES:
+            tissue_hu[tissue] = kidney_mean + rng.uniform(*CONTEXT_DELTA_HU)
+        texture[Tissue.KIDNEY_RIGHT] = texture[Tissue.KIDNEY_LEFT] = rng.uniform(2.0, 8.0)
 
     in_plane = rng.uniform(0.4, 1.3)
     blur = (rng.uniform(0.4, 1.8), in_plane, in_plane)

@@ -135,6 +135,8 @@ def _train_loop(run: Run, name: str, stage: StageConfig, modules: dict, trainabl
             "torch_rng": torch.get_rng_state(),
         })
 
+    if stage.steps == 0:
+        run.log(f"[{name}] 0 steps: the weights stay as initialized")
     started = time.time()
     for step in range(start_step, stage.steps):
         lr = learning_rate(step, stage.steps, stage.peak_lr, stage.start_lr, stage.warmup_fraction)
@@ -345,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
             config.init_from = str(args.init_from.resolve())
         args.out.mkdir(parents=True, exist_ok=True)
         config_path.write_text(config.to_json())
+    idle = [name for name in ("base", "protuberance", "joint") if getattr(config, name).steps == 0]
+    if idle and not config.init_from:
+        parser.error(f"the {args.preset!r} preset trains no steps for {', '.join(idle)}; "
+                     f"give --init-from BUNDLE to take those weights from a bundle")
     if config.export_patch_size % nets.DOWNSAMPLING_FACTOR:
         parser.error(f"export patch size {config.export_patch_size} is not a multiple of "
                      f"{nets.DOWNSAMPLING_FACTOR}")

@@ -43,6 +43,26 @@ def test_phantom_tumor_hu_class(small_library, kind):
     assert phantoms.KIDNEY_HU_RANGE[0] - 4 <= kidney_hu <= phantoms.KIDNEY_HU_RANGE[1] + 4
 
 
+def test_isodense_context_rendering(small_library):
+    phantom = phantoms.generate_phantom(21, small_library, phantoms.PhantomOptions(**OPTIONS))
+    kidney_mean = 0.5 * (phantom.kidney_hu["right"] + phantom.kidney_hu["left"])
+    low, high = phantoms.CONTEXT_DELTA_HU
+    context = [int(t) for t in phantoms.CONTEXT_SOFT_TISSUES]
+
+    always = phantoms.draw_render_params(phantom, np.random.default_rng(3), isodense_context_probability=1.0)
+    offsets = always.tissue_hu[context] - kidney_mean
+    assert np.all((offsets >= low) & (offsets <= high)), offsets
+    # Kidney and tumor densities, and so the tumor classes, do not move.
+    assert always.tissue_hu[phantoms.Tissue.KIDNEY_RIGHT] == np.float32(phantom.kidney_hu["right"])
+    for tumor in phantom.tumors:
+        assert always.tissue_hu[tumor.code] == np.float32(phantom.kidney_hu[tumor.side] + tumor.delta_hu)
+
+    # Probability 0 draws nothing extra: the renderings of a seed stay as before.
+    plain = phantoms.draw_render_params(phantom, np.random.default_rng(3))
+    zero = phantoms.draw_render_params(phantom, np.random.default_rng(3), isodense_context_probability=0.0)
+    assert np.array_equal(plain.tissue_hu, zero.tissue_hu) and plain.offset_hu == zero.offset_hu
+
+
 def test_phantom_anatomy_in_lps(small_library):
     phantom = phantoms.generate_phantom(31, small_library, phantoms.PhantomOptions(**OPTIONS))
     tissues = phantom.tissues
