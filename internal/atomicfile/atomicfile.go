@@ -10,52 +10,119 @@ import (
 	"path/filepath"
 )
 
+// File is new content for a path, written to a temporary file in the same folder.
+// Commit makes it the path's content; Abort, or a failed Commit, removes it and leaves
+// the path unchanged.
+type File struct {
+	path string
+	tmp  *os.File
+	done bool
+}
+
+// Create starts new content for path.
+func Create(path string) (*File, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	return &File{path: path, tmp: tmp}, nil
+}
+
+// Write appends p at the current offset.
+func (f *File) Write(p []byte) (int, error) { return f.tmp.Write(p) }
+
+// WriteAt writes p at offset off. Several goroutines may call it at once on ranges
+// that do not overlap.
+func (f *File) WriteAt(p []byte, off int64) (int, error) { return f.tmp.WriteAt(p, off) }
+
+// StartWriteback asks the kernel to begin writing the given byte range to the disk
+// now, without waiting for it. A file written piece by piece then needs less time in
+// Commit's sync. Where the system has no such request, it does nothing.
+func (f *File) StartWriteback(off, n int64) { startWriteback(f.tmp, off, n) }
+
+// Commit syncs the content to the disk, makes it readable by all (0644) and renames
+// it onto the path, so that after a crash the path holds either the old or the whole
+// new content. After an error the temporary file is gone and the path is unchanged.
+func (f *File) Commit() error { return f.commit(true) }
+
+// CommitWithoutSync is Commit without the sync before the rename. Other processes
+// still see the old or the whole new content, but after a power cut or a kernel crash
+// the path may hold an empty or partial file. It suits output that can be made again
+// from its source, where the sync would cost more than the rest of the write.
+func (f *File) CommitWithoutSync() error { return f.commit(false) }
+
+func (f *File) commit(sync bool) error {
+	if f.done {
+		return os.ErrClosed
+	}
+	var err error
+	if sync {
+		err = f.tmp.Sync()
+	}
+	if err == nil {
+		err = f.tmp.Close()
+	}
+	// CreateTemp makes the file private (0600), and the result is an ordinary file.
+	if err == nil {
+		err = os.Chmod(f.tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.tmp.Name(), f.path)
+	}
+	if err != nil {
+		f.Abort()
+		return err
+	}
+	f.done = true
+	if !sync {
+		return nil
+	}
+	// The file is complete at path by now, so a failed folder sync, which some file
+	// systems do not support, is not reported.
+	if d, err := os.Open(filepath.Dir(f.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Abort removes the temporary file. It does nothing after Commit or another Abort,
+// so it suits a defer.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.tmp.Close()
+	os.Remove(f.tmp.Name())
+}
+
 // WriteFunc writes what fill produces to a temporary file in path's folder, syncs it,
 // makes it readable by all (0644) and renames it onto path. On any error the temporary
 // file is removed and path is unchanged.
 func WriteFunc(path string, fill func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	return writeFunc(path, fill, true)
+}
+
+// WriteFuncWithoutSync is WriteFunc without the sync; see CommitWithoutSync.
+func WriteFuncWithoutSync(path string, fill func(io.Writer) error) error {
+	return writeFunc(path, fill, false)
+}
+
+func writeFunc(path string, fill func(io.Writer) error, sync bool) error {
+	f, err := Create(path)
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-
-	buffered := bufio.NewWriterSize(tmp, 1<<20)
+	defer f.Abort()
+	buffered := bufio.NewWriterSize(f, 1<<20)
 	if err := fill(buffered); err != nil {
 		return err
 	}
 	if err := buffered.Flush(); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private (0600), and the result is an ordinary file.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	committed = true
-
-	// The file is complete at path by now, so a failed folder sync, which some file
-	// systems do not support, is not reported.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return f.commit(sync)
 }
 
 // Write replaces path's content with data, as WriteFunc does.

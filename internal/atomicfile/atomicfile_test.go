@@ -63,3 +63,63 @@ func TestWriteFuncFailureKeepsOldFile(t *testing.T) {
 		t.Errorf("folder has %d entries, want only out.txt (no temporary file left)", len(entries))
 	}
 }
+
+func TestWriteAtOutOfOrderThenCommit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.bin")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Abort()
+	for _, part := range []struct {
+		off  int64
+		text string
+	}{{6, "world"}, {0, "hello "}} {
+		if _, err := f.WriteAt([]byte(part.text), part.off); err != nil {
+			t.Fatal(err)
+		}
+		f.StartWriteback(part.off, int64(len(part.text)))
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Errorf("before Commit the path holds %q, want the old content", got)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "hello world" {
+		t.Errorf("content = %q, want %q", got, "hello world")
+	}
+	if err := f.Commit(); err == nil {
+		t.Error("a second Commit succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("folder has %d entries, want only out.bin", len(entries))
+	}
+}
+
+func TestAbortKeepsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.bin")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("partial")); err != nil {
+		t.Fatal(err)
+	}
+	f.Abort()
+	f.Abort()
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Errorf("content = %q, want the old content", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("folder has %d entries, want only out.bin (no temporary file left)", len(entries))
+	}
+}

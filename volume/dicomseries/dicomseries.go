@@ -233,6 +233,49 @@ func (c *Catalog) LoadInt16(st *Stack) (*volume.Int16Volume, *SeriesInfo, error)
 	return v, c.seriesInfo(st), nil
 }
 
+// LoadInt16Slices decodes st as LoadInt16 does, but hands each slice to sink as soon
+// as it is decoded instead of keeping the volume, so a writer can store slices while
+// others are still being read. Before the first slice it calls grid once with the
+// volume's grid. sink gets the slice index k on that grid and Size[0]*Size[1] values,
+// i fastest. It is called from several goroutines at once, in no set order, and the
+// values are reused after it returns. An error from grid or sink is returned as it
+// is; other errors are those of LoadInt16.
+func (c *Catalog) LoadInt16Slices(st *Stack, grid func(volume.Grid) error, sink func(k int, values []int16) error) (*SeriesInfo, error) {
+	jobs, err := c.fileJobs(st)
+	if err == nil {
+		err = st.checkInt16()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, err)
+	}
+	if err := grid(st.plan.grid); err != nil {
+		return nil, err
+	}
+	plane := st.frames[0].rows * st.frames[0].columns
+	buffers := sync.Pool{New: func() any { b := make([]int16, plane); return &b }}
+	var sinkErr error
+	var once sync.Once
+	err = c.decodeFiles(st, jobs, func(s *slice, k int) error {
+		b := buffers.Get().(*[]int16)
+		defer buffers.Put(b)
+		if err := s.decodeInt16Into(*b); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if err := sink(k, *b); err != nil {
+			once.Do(func() { sinkErr = err })
+			return err
+		}
+		return nil
+	})
+	switch {
+	case sinkErr != nil:
+		return nil, sinkErr
+	case err != nil:
+		return nil, fmt.Errorf("dicomseries: read %s: %w", c.Dir, err)
+	}
+	return c.seriesInfo(st), nil
+}
+
 // checkInt16 returns an error wrapping ErrNotInt16 when the frames' parameters do
 // not let LoadInt16 give Load's values.
 func (st *Stack) checkInt16() error {

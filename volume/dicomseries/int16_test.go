@@ -5,10 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"protrude/volume"
 )
 
 // scanOnlyStack scans dir and returns the catalog and its only loadable stack.
@@ -44,6 +47,34 @@ func requireInt16MatchesLoad(t *testing.T, dir string) {
 	for n, want := range full.Voxels {
 		if got := float32(short.Voxels[n]); got != want {
 			t.Fatalf("voxel %d: LoadInt16 gives %v, Load %v", n, got, want)
+		}
+	}
+
+	// LoadInt16Slices hands over the same values, one slice at a time.
+	var streamed []int16
+	var plane int
+	var mu sync.Mutex
+	_, err = c.LoadInt16Slices(st,
+		func(g volume.Grid) error {
+			if g != full.Grid {
+				t.Errorf("LoadInt16Slices grid %+v, Load grid %+v", g, full.Grid)
+			}
+			plane = g.Size[0] * g.Size[1]
+			streamed = make([]int16, g.NumVoxels())
+			return nil
+		},
+		func(k int, values []int16) error {
+			mu.Lock()
+			defer mu.Unlock()
+			copy(streamed[k*plane:(k+1)*plane], values)
+			return nil
+		})
+	if err != nil {
+		t.Fatalf("LoadInt16Slices: %v", err)
+	}
+	for n, want := range short.Voxels {
+		if streamed[n] != want {
+			t.Fatalf("voxel %d: LoadInt16Slices gives %v, LoadInt16 %v", n, streamed[n], want)
 		}
 	}
 }
@@ -111,6 +142,11 @@ func TestLoadInt16RejectsInexact(t *testing.T) {
 			c, st := scanOnlyStack(t, dir)
 			if _, _, err := c.LoadInt16(st); !errors.Is(err, ErrNotInt16) {
 				t.Fatalf("LoadInt16 error = %v, want ErrNotInt16", err)
+			}
+			_, err := c.LoadInt16Slices(st, func(volume.Grid) error { return nil },
+				func(int, []int16) error { return nil })
+			if !errors.Is(err, ErrNotInt16) {
+				t.Fatalf("LoadInt16Slices error = %v, want ErrNotInt16", err)
 			}
 			if _, _, err := c.Load(st); err != nil {
 				t.Fatalf("Load after ErrNotInt16: %v", err)

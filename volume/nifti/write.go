@@ -21,7 +21,7 @@ const templateToleranceMM = 1e-4
 // writeChunkVoxels is the number of voxels converted to bytes per write call.
 const writeChunkVoxels = 1 << 20
 
-// WriteOptions controls the header of a written file.
+// WriteOptions controls the header of a written file and how it is committed.
 type WriteOptions struct {
 	// Description goes into the 80-byte descrip field. It is cut at 79 bytes, on a
 	// UTF-8 character boundary, so the field stays NUL-terminated.
@@ -33,11 +33,16 @@ type WriteOptions struct {
 	// affine. Otherwise both transforms are built from the grid, with sform_code 2
 	// (aligned) and qform_code 1 (scanner).
 	Template *Header
+	// SkipSync renames the finished file into place without syncing it to the disk
+	// first (atomicfile.File.CommitWithoutSync): other programs still never see a
+	// partial file, but a power cut soon after may leave one. Only for output that can
+	// be made again from its source; masks and sessions always sync.
+	SkipSync bool
 }
 
 // WriteMask writes a label mask as uint8 voxels with no scaling.
 func WriteMask(path string, m *volume.Mask, opts WriteOptions) error {
-	err := writeAtomic(path, func(w io.Writer) error { return encodeMask(w, m, opts) })
+	err := writeAtomic(path, opts, func(w io.Writer) error { return encodeMask(w, m, opts) })
 	if err != nil {
 		return fmt.Errorf("nifti: write mask %s: %w", path, err)
 	}
@@ -53,9 +58,9 @@ func WriteMask(path string, m *volume.Mask, opts WriteOptions) error {
 // voxels once instead of twice. At the first value that int16 cannot represent, it
 // drops that temporary file and writes float32 instead.
 func WriteVolume(path string, v *volume.Volume, opts WriteOptions) error {
-	err := writeAtomic(path, func(w io.Writer) error { return encodeVolumeAs(w, v, opts, DatatypeInt16) })
+	err := writeAtomic(path, opts, func(w io.Writer) error { return encodeVolumeAs(w, v, opts, DatatypeInt16) })
 	if errors.Is(err, errNotInt16) {
-		err = writeAtomic(path, func(w io.Writer) error { return encodeVolumeAs(w, v, opts, DatatypeFloat32) })
+		err = writeAtomic(path, opts, func(w io.Writer) error { return encodeVolumeAs(w, v, opts, DatatypeFloat32) })
 	}
 	if err != nil {
 		return fmt.Errorf("nifti: write volume %s: %w", path, err)
@@ -67,7 +72,7 @@ func WriteVolume(path string, v *volume.Volume, opts WriteOptions) error {
 // scaling. The file is byte for byte the one WriteVolume writes for a float32 volume
 // with the same values and grid, but it needs no check or conversion per voxel.
 func WriteInt16Volume(path string, v *volume.Int16Volume, opts WriteOptions) error {
-	err := writeAtomic(path, func(w io.Writer) error {
+	err := writeAtomic(path, opts, func(w io.Writer) error {
 		if err := checkWritable(v.Grid, len(v.Voxels)); err != nil {
 			return err
 		}
@@ -293,8 +298,12 @@ func writeVoxels(w io.Writer, v *volume.Volume, datatype int16) error {
 // writeAtomic writes a file with atomicfile.WriteFunc, so path holds either its old
 // content or the complete new file. When path ends in ".gz" the content is
 // gzip-compressed.
-func writeAtomic(path string, write func(w io.Writer) error) error {
-	return atomicfile.WriteFunc(path, func(w io.Writer) error {
+func writeAtomic(path string, opts WriteOptions, write func(w io.Writer) error) error {
+	commit := atomicfile.WriteFunc
+	if opts.SkipSync {
+		commit = atomicfile.WriteFuncWithoutSync
+	}
+	return commit(path, func(w io.Writer) error {
 		if !strings.HasSuffix(strings.ToLower(path), ".gz") {
 			return write(w)
 		}

@@ -326,7 +326,7 @@ func TestWriteAtomicKeepsOldFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	failure := errors.New("disk full")
-	err := writeAtomic(path, func(w io.Writer) error {
+	err := writeAtomic(path, WriteOptions{}, func(w io.Writer) error {
 		w.Write(bytes.Repeat([]byte{1}, 1000))
 		return failure
 	})
