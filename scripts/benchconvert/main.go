@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"strconv"
 	"syscall"
 	"time"
@@ -65,11 +66,14 @@ func run(protrude string, slices, size, repeat int, keep string) error {
 	if err := os.Mkdir(referenceDir, 0o755); err != nil {
 		return err
 	}
+	// convert leaves the flush to the disk to the kernel, as dcm2niix does; with
+	// --sync it also waits for the disk, which dcm2niix never does.
 	commands := map[string][]string{
-		"protrude convert": {protrude, "convert", series, protrudeOut},
-		"dcm2niix -z n":    {dcm2niix, "-z", "n", "-f", "reference", "-o", referenceDir, series},
+		"protrude convert":        {protrude, "convert", series, protrudeOut},
+		"protrude convert --sync": {protrude, "convert", "--sync", series, protrudeOut},
+		"dcm2niix -z n":           {dcm2niix, "-z", "n", "-f", "reference", "-o", referenceDir, series},
 	}
-	order := []string{"protrude convert", "dcm2niix -z n"}
+	order := []string{"protrude convert", "protrude convert --sync", "dcm2niix -z n"}
 	times := map[string][]time.Duration{}
 	peaks := map[string]int64{}
 	for r := 0; r < repeat; r++ {
@@ -80,6 +84,10 @@ func run(protrude string, slices, size, repeat int, keep string) error {
 			if err := removeOutput(name, protrudeOut, referenceDir); err != nil {
 				return err
 			}
+			// Each run starts with no dirty pages in the cache. dcm2niix does not sync,
+			// so without this the kernel would write its 150 MiB output to disk during
+			// the next run, which is always a protrude run.
+			syscall.Sync()
 			elapsed, peakKiB, err := timeCommand(commands[name])
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -91,7 +99,7 @@ func run(protrude string, slices, size, repeat int, keep string) error {
 	for _, name := range order {
 		t := times[name]
 		sort.Slice(t, func(a, b int) bool { return t[a] < t[b] })
-		fmt.Printf("%-17s median %6.2f s, min %6.2f s over %d runs, peak RSS %d MiB\n",
+		fmt.Printf("%-23s median %6.2f s, min %6.2f s over %d runs, peak RSS %d MiB\n",
 			name, t[len(t)/2].Seconds(), t[0].Seconds(), len(t), peaks[name]/1024)
 	}
 	return compare(protrudeOut, filepath.Join(referenceDir, "reference.nii"))
@@ -100,7 +108,7 @@ func run(protrude string, slices, size, repeat int, keep string) error {
 // removeOutput deletes what the tool called name wrote: the protrude output file, or
 // every file in referenceDir for dcm2niix.
 func removeOutput(name, protrudeOut, referenceDir string) error {
-	if name == "protrude convert" {
+	if strings.HasPrefix(name, "protrude convert") {
 		if err := os.Remove(protrudeOut); err != nil && !os.IsNotExist(err) {
 			return err
 		}
