@@ -20,8 +20,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
