@@ -35,9 +35,9 @@ func (f *File) Write(p []byte) (int, error) { return f.tmp.Write(p) }
 // that do not overlap.
 func (f *File) WriteAt(p []byte, off int64) (int, error) { return f.tmp.WriteAt(p, off) }
 
-// StartWriteback asks the kernel to begin writing the given byte range to the disk
-// now, without waiting for it. A file written piece by piece then needs less time in
-// Commit's sync. Where the system has no such request, it does nothing.
+// StartWriteback starts the kernel's writeback of the given byte range to the disk
+// and returns without waiting for it. A file written piece by piece then needs less
+// time in Commit's sync. Where the system has no such call, it does nothing.
 func (f *File) StartWriteback(off, n int64) { startWriteback(f.tmp, off, n) }
 
 // Commit syncs the content to the disk, makes it readable by all (0644) and renames

@@ -114,8 +114,8 @@ def _cpu() -> TrainConfig:
 def _finetune() -> TrainConfig:
     # Continues a bundle (train --init-from, required) on phantoms whose neighbouring
     # soft tissues are often as dense as the kidney, to break the first demo weights'
-    # habit of calling any tissue at kidney density kidney. The protuberance network
-    # sees only masks, so it keeps the bundle's weights (0 steps). The peak learning rate
+    # habit of calling any tissue at kidney density kidney. The protuberance network's
+    # input is a mask only, so it keeps the bundle's weights (0 steps). The peak learning rate
     # is half the published 0.1, because the weights start trained; warm-up and cosine
     # decay follow the published schedule. About 90 minutes on 2 CPU cores.
     return TrainConfig(

@@ -103,9 +103,9 @@ TUMOR_TEXTURE_HU = 3.0
 
 # Soft tissues that touch or face the kidneys on real scans. An "isodense context"
 # rendering (see draw_render_params) sets each of them near the kidney's own HU, so that
-# a network cannot find the kidney by its density alone: on real non-contrast CT,
-# kidney, muscle, bowel wall and unopacified vessels differ by a few HU, and the first
-# demo weights labelled any tissue between 0 and 35 HU as kidney.
+# a network cannot find the kidney by its density alone. On real non-contrast CT,
+# kidney, muscle, bowel wall and unopacified vessels differ by a few HU. The first demo
+# weights labelled any tissue between 0 and 35 HU as kidney.
 CONTEXT_SOFT_TISSUES = (
     Tissue.SKIN, Tissue.MUSCLE, Tissue.LIVER, Tissue.SPLEEN, Tissue.BLOOD, Tissue.BOWEL_WALL,
     Tissue.BOWEL_FLUID, Tissue.STOMACH_CONTENT, Tissue.PANCREAS, Tissue.URINE, Tissue.BILE,

@@ -88,8 +88,8 @@ func (w *Int16SliceWriter) WriteSlice(k int, values []int16) error {
 	return nil
 }
 
-// Commit syncs the file, unless the options said SkipSync, and renames it onto the
-// path. It fails, and leaves the path unchanged, when a slice was never written.
+// Commit syncs the file, unless WriteOptions.SkipSync was set, and renames it onto
+// the path. It fails, and leaves the path unchanged, when a slice was never written.
 func (w *Int16SliceWriter) Commit() error {
 	w.mu.Lock()
 	missing := w.missing
