@@ -65,15 +65,7 @@ func TestWriteFuncFailureKeepsOldFile(t *testing.T) {
 }
 
 func TestWriteAtOutOfOrderThenCommit(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out.bin")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, path, f := createOverOld(t)
 	defer f.Abort()
 	for _, part := range []struct {
 		off  int64
@@ -102,15 +94,7 @@ func TestWriteAtOutOfOrderThenCommit(t *testing.T) {
 }
 
 func TestAbortKeepsOldFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out.bin")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, path, f := createOverOld(t)
 	if _, err := f.Write([]byte("partial")); err != nil {
 		t.Fatal(err)
 	}
@@ -122,4 +106,19 @@ func TestAbortKeepsOldFile(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("folder has %d entries, want only out.bin (no temporary file left)", len(entries))
 	}
+}
+
+// createOverOld writes "old" to out.bin in a new folder and starts new content for it.
+func createOverOld(t *testing.T) (dir, path string, f *File) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "out.bin")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, path, f
 }
