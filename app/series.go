@@ -7,9 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
+	"protrude/internal/atomicfile"
 	"protrude/volume"
 	"protrude/volume/dicomseries"
 	"protrude/volume/nifti"
@@ -98,7 +102,7 @@ func runConvert(args []string) error {
 	seriesKey := fs.String("series", "", "`KEY` of the DICOM stack to convert, as protrude series lists it (needed when the folder has more than one)")
 	durable := fs.Bool("sync", false, "sync the file to the disk before it takes its name, so that it survives a power cut right after the command (about 0.1 s more per 150 MB)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: protrude convert INPUT OUT.nii[.gz] [--series KEY]\n\nWrites the volume Protrude reads from INPUT (a DICOM folder or a NIfTI file) as\nNIfTI in HU: int16 when every value is a whole number in range, else float32.\nA name ending in .gz is compressed.\n\nThe file is written under a temporary name and renamed when complete, so no\nprogram ever sees a partial file at OUT. Like dcm2niix, convert leaves flushing\nto the disk to the system unless --sync is given: OUT can be made again from\nINPUT. Masks and sessions are always synced.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: protrude convert INPUT OUT.nii[.gz] [--series KEY] [--sync]\n\nWrites the volume Protrude reads from INPUT (a DICOM folder or a NIfTI file) as\nNIfTI in HU: int16 when every value is a whole number in range, else float32.\nA name ending in .gz is compressed.\n\nThe file is written under a temporary name and renamed when complete, so no\nprogram ever sees a partial file at OUT. Like dcm2niix, convert leaves flushing\nto the disk to the system unless --sync is given: OUT can be made again from\nINPUT. Masks and sessions are always synced.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var positional, flags []string
@@ -128,6 +132,25 @@ func runConvert(args []string) error {
 	if !strings.HasSuffix(lower, ".nii") && !strings.HasSuffix(lower, ".nii.gz") {
 		return fmt.Errorf("%w: OUT %q must end in .nii or .nii.gz", errUsage, output)
 	}
+	if err := checkOutputFile(output); err != nil {
+		return err
+	}
+	// An interrupted convert removes its temporary file and leaves OUT as it was.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer func() {
+		signal.Stop(signals)
+		close(signals)
+	}()
+	go func() {
+		sig, ok := <-signals
+		if !ok {
+			return
+		}
+		atomicfile.AbortAll()
+		fmt.Fprintf(os.Stderr, "protrude: convert stopped by %v; %s was not written\n", sig, output)
+		os.Exit(exitCodeForSignal(sig))
+	}()
 
 	start := time.Now()
 	size, spacingMM, loaded, err := convertInput(input, output, *seriesKey, nifti.WriteOptions{Description: "Protrude convert", SkipSync: !*durable})
@@ -151,6 +174,9 @@ func convertInput(input, output, seriesKey string, opts nifti.WriteOptions) (siz
 	if fi, statErr := os.Stat(input); statErr == nil && fi.IsDir() {
 		c, stack, err := scanForStack(input, seriesKey)
 		if err != nil {
+			return size, spacingMM, 0, err
+		}
+		if err := checkNotInput(c, output); err != nil {
 			return size, spacingMM, 0, err
 		}
 		var grid volume.Grid
@@ -182,6 +208,41 @@ func convertInput(input, output, seriesKey string, opts nifti.WriteOptions) (siz
 	printWarnings(st.Warnings)
 	opts.Template = st.NIfTIHeader
 	return st.CT.Size, st.CT.SpacingMM, loaded, nifti.WriteVolume(output, st.CT, opts)
+}
+
+// exitCodeForSignal is the shell's exit status for a process ended by sig: 128 plus
+// the signal number.
+func exitCodeForSignal(sig os.Signal) int {
+	if number, ok := sig.(syscall.Signal); ok {
+		return 128 + int(number)
+	}
+	return 1
+}
+
+// checkOutputFile fails when path is a folder or its folder does not exist, before any
+// work is done.
+func checkOutputFile(path string) error {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return fmt.Errorf("%w: OUT %s is a folder; give a file name ending in .nii or .nii.gz", errUsage, path)
+	}
+	folder := filepath.Dir(path)
+	if info, err := os.Stat(folder); err != nil || !info.IsDir() {
+		return fmt.Errorf("%w: the folder %s of OUT %s does not exist", errUsage, folder, path)
+	}
+	return nil
+}
+
+// checkNotInput fails when output is one of the files the scan of c read, which
+// convert would otherwise overwrite with its own result.
+func checkNotInput(c *dicomseries.Catalog, output string) error {
+	info, err := os.Stat(output)
+	if err != nil {
+		return nil
+	}
+	if input := c.FileLike(info); input != "" {
+		return fmt.Errorf("%w: OUT %s is the DICOM file %s of the input; choose another name", errUsage, output, input)
+	}
+	return nil
 }
 
 // isUncompressedNIfTI reports whether path names a .nii file, whose slices can be

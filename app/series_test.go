@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -158,6 +159,56 @@ func TestConvertRejectsBadOutputName(t *testing.T) {
 	err := run([]string{"convert", "in", filepath.Join(t.TempDir(), "out.png")})
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "must end in .nii or .nii.gz") {
 		t.Errorf("error %v, want a usage error about the output name", err)
+	}
+}
+
+func TestConvertRejectsOutputFolders(t *testing.T) {
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "folder.nii")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := run([]string{"convert", "in", folder})
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), folder+" is a folder") {
+		t.Errorf("OUT a folder: error %v, want a usage error that names it", err)
+	}
+	missing := filepath.Join(dir, "missing", "out.nii")
+	err = run([]string{"convert", "in", missing})
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "the folder "+filepath.Dir(missing)+" of OUT") {
+		t.Errorf("missing folder: error %v, want a usage error that names the folder", err)
+	}
+}
+
+// TestConvertKeepsItsInput names the output like one of the series' own files, as
+// exporters that call DICOM files .nii would, and expects a refusal that leaves the
+// file as it was.
+func TestConvertKeepsItsInput(t *testing.T) {
+	requireSharedDICOM(t)
+	dir := t.TempDir()
+	entries, err := os.ReadDir(filepath.Join(sharedDICOM, "real_ncct_series"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, e := range entries {
+		content, err := os.ReadFile(filepath.Join(sharedDICOM, "real_ncct_series", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("IM%05d.nii", n)), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := filepath.Join(dir, "IM00005.nii")
+	before, err := os.ReadFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run([]string{"convert", dir, target})
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "is the DICOM file") {
+		t.Errorf("error %v, want a usage error saying OUT is an input file", err)
+	}
+	if after, _ := os.ReadFile(target); !bytes.Equal(before, after) {
+		t.Errorf("%s changed", target)
 	}
 }
 

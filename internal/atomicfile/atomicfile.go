@@ -6,8 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // File is new content for a path, written to a temporary file in the same folder.
@@ -16,16 +18,39 @@ import (
 type File struct {
 	path string
 	tmp  *os.File
+	// mode is what the file gets at Commit: that of the file it replaces, or else
+	// 0666 less the process's umask, as os.Create would give.
+	mode fs.FileMode
+
+	mu   sync.Mutex // guards done against AbortAll from a signal handler
 	done bool
 }
 
+// open lists the Files not yet committed or aborted, for AbortAll.
+var open sync.Map // *File -> struct{}
+
 // Create starts new content for path.
 func Create(path string) (*File, error) {
+	mode := newFileMode
+	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
+		mode = info.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return nil, err
 	}
-	return &File{path: path, tmp: tmp}, nil
+	f := &File{path: path, tmp: tmp, mode: mode}
+	open.Store(f, struct{}{})
+	return f, nil
+}
+
+// AbortAll aborts every File not yet committed, for a process that is about to exit
+// on a signal: it leaves no temporary files behind.
+func AbortAll() {
+	open.Range(func(key, _ any) bool {
+		key.(*File).Abort()
+		return true
+	})
 }
 
 // Write appends p at the current offset.
@@ -40,8 +65,8 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) { return f.tmp.WriteAt(
 // time in Commit's sync. Where the system has no such call, it does nothing.
 func (f *File) StartWriteback(off, n int64) { startWriteback(f.tmp, off, n) }
 
-// Commit syncs the content to the disk, makes it readable by all (0644) and renames
-// it onto the path, so that after a crash the path holds either the old or the whole
+// Commit syncs the content to the disk, gives it the mode of the file it replaces (or
+// 0666 less the umask for a new file) and renames it onto the path, so that after a crash the path holds either the old or the whole
 // new content. After an error the temporary file is gone and the path is unchanged.
 func (f *File) Commit() error { return f.commit(true) }
 
@@ -52,6 +77,8 @@ func (f *File) Commit() error { return f.commit(true) }
 func (f *File) CommitWithoutSync() error { return f.commit(false) }
 
 func (f *File) commit(sync bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.done {
 		return os.ErrClosed
 	}
@@ -62,18 +89,19 @@ func (f *File) commit(sync bool) error {
 	if err == nil {
 		err = f.tmp.Close()
 	}
-	// CreateTemp makes the file private (0600), and the result is an ordinary file.
+	// CreateTemp makes the file private (0600).
 	if err == nil {
-		err = os.Chmod(f.tmp.Name(), 0o644)
+		err = os.Chmod(f.tmp.Name(), f.mode)
 	}
 	if err == nil {
 		err = os.Rename(f.tmp.Name(), f.path)
 	}
 	if err != nil {
-		f.Abort()
+		f.abortLocked()
 		return err
 	}
 	f.done = true
+	open.Delete(f)
 	if !sync {
 		return nil
 	}
@@ -89,16 +117,23 @@ func (f *File) commit(sync bool) error {
 // Abort removes the temporary file. It does nothing after Commit or another Abort,
 // so it suits a defer.
 func (f *File) Abort() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.abortLocked()
+}
+
+func (f *File) abortLocked() {
 	if f.done {
 		return
 	}
 	f.done = true
+	open.Delete(f)
 	f.tmp.Close()
 	os.Remove(f.tmp.Name())
 }
 
-// WriteFunc writes what fill produces to a temporary file in path's folder, syncs it,
-// makes it readable by all (0644) and renames it onto path. On any error the temporary
+// WriteFunc writes what fill produces to a temporary file in path's folder, syncs it
+// and renames it onto path, with the mode that Commit gives. On any error the temporary
 // file is removed and path is unchanged.
 func WriteFunc(path string, fill func(io.Writer) error) error {
 	return writeFunc(path, fill, true)

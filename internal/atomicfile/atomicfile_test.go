@@ -27,8 +27,60 @@ func TestWriteReplacesContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Mode().Perm() != 0o644 {
-		t.Errorf("mode = %v, want 0644", info.Mode().Perm())
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want the replaced file's 0600", info.Mode().Perm())
+	}
+}
+
+// TestNewFileModeFollowsUmask compares a new file's mode with that of a file made by
+// os.WriteFile with 0666, which the kernel reduces by the umask.
+func TestNewFileModeFollowsUmask(t *testing.T) {
+	dir := t.TempDir()
+	reference := filepath.Join(dir, "reference")
+	if err := os.WriteFile(reference, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "new")
+	if err := Write(path, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.Stat(reference)
+	got, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Mode().Perm() != want.Mode().Perm() {
+		t.Errorf("mode = %v, want %v as os.WriteFile gives", got.Mode().Perm(), want.Mode().Perm())
+	}
+}
+
+func TestAbortAllRemovesOpenFiles(t *testing.T) {
+	dir := t.TempDir()
+	var files []*File
+	for _, name := range []string{"a.nii", "b.nii"} {
+		f, err := Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write([]byte("partial")); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if err := files[1].Commit(); err != nil {
+		t.Fatal(err)
+	}
+	AbortAll()
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "b.nii" {
+		names := make([]string, len(entries))
+		for n, e := range entries {
+			names[n] = e.Name()
+		}
+		t.Errorf("the folder holds %v after AbortAll, want only the committed b.nii", names)
+	}
+	if err := files[0].Commit(); err == nil {
+		t.Error("Commit after AbortAll succeeded")
 	}
 }
 

@@ -90,7 +90,9 @@ package dicomseries
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -192,6 +194,29 @@ func (c *Catalog) Only() (*Stack, error) {
 	}
 	return nil, fmt.Errorf("dicomseries: read %s: no DICOM images found: %d files checked, %d of them not DICOM; choose the folder that contains the series' .dcm files: %w",
 		c.Dir, len(c.Skipped)+len(c.Failed), c.NonDICOM, ErrMalformed)
+}
+
+// FileLike returns the path of a file that the scan read (an image, a segmentation
+// or a file that failed to parse) and that is the same file as info describes, or ""
+// when there is none. A writer can check with it that its output would not replace
+// one of its inputs.
+func (c *Catalog) FileLike(info fs.FileInfo) string {
+	var paths []string
+	for _, st := range c.Stacks {
+		for _, s := range st.frames {
+			paths = append(paths, s.path)
+		}
+	}
+	for _, seg := range c.Segmentations {
+		paths = append(paths, seg.Path)
+	}
+	paths = append(paths, c.failedPaths...)
+	for _, path := range paths {
+		if other, err := os.Stat(path); err == nil && os.SameFile(info, other) {
+			return path
+		}
+	}
+	return ""
 }
 
 // Find returns the stack whose Key is key. The largest stack of a series has the
