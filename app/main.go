@@ -98,7 +98,8 @@ Usage:
   protrude view [flags] [INPUT]   open the viewer on a NIfTI file or DICOM folder
   protrude segment [flags] INPUT -o OUTDIR
                                   write kidney.nii.gz, protrusion.nii.gz, tumor.nii.gz,
-                                  labels.nii.gz and montage.png on the input's grid;
+                                  base_tumor.nii.gz, labels.nii.gz and montage.png on
+                                  the input's grid;
                                   --format seg or both writes segmentation.dcm (DICOM SEG)
   protrude eval [--json OUT.json] PRED_DIR GT_DIR
                                   print kidney and tumor Dice, per-tumor sensitivity
@@ -107,7 +108,7 @@ Usage:
                                   write the protruded regions of a binary organ mask
   protrude series DIR             list the DICOM image stacks (series) in DIR, with
                                   size, spacing, warnings and the key for --series
-  protrude convert INPUT OUT.nii[.gz] [--series KEY]
+  protrude convert INPUT OUT.nii[.gz] [--series KEY] [--sync]
                                   write the volume Protrude reads from INPUT as NIfTI
   protrude check-bundle --models DIR
                                   validate a model bundle and run one patch per net
@@ -116,5 +117,6 @@ Usage:
 Common flags (see "protrude segment -h"):
   --models DIR    model bundle folder (default: the embedded demo bundle)
   --device D      auto, cpu or cuda (default auto)
-  --ort-lib PATH  libonnxruntime.so to load (default: $PROTRUDE_ORT_LIB, then next to the binary)
+  --ort-lib PATH  libonnxruntime.so to load (default: $PROTRUDE_ORT_LIB, then lib/ next
+                  to the binary, then third_party/ of the source tree)
 `

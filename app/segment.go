@@ -91,21 +91,24 @@ func runSegment(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var lastStage inference.Stage
+	lastTenth := 0
 	res, err := pipeline.Run(ctx, st.CT, func(p inference.Progress) {
 		if p.Stage != lastStage {
-			lastStage = p.Stage
+			lastStage, lastTenth = p.Stage, 0
 			slog.Info("stage started", "stage", p.Stage, "patches", p.Total)
+		}
+		// A network stage on the CPU can take minutes, so log each tenth of its patches.
+		if p.Total >= 10 && 10*p.Done/p.Total > lastTenth {
+			lastTenth = 10 * p.Done / p.Total
+			slog.Info("stage progress", "stage", p.Stage, "patches_done", p.Done, "patches", p.Total)
 		}
 	})
 	if err != nil {
 		return err
 	}
-	for _, w := range resultWarnings(res) {
-		fmt.Println("warning:", w)
-	}
-	for _, w := range contrastWarnings(st.CT, res.Kidney) {
-		fmt.Println("warning:", w)
-	}
+	// The warnings are about the masks, so they come last, after the volumes, where a
+	// reader of the output looks for the result.
+	warnings := append(resultWarnings(res), contrastWarnings(st.CT, res.Kidney)...)
 
 	writeStart := time.Now()
 	outputs := []struct {
@@ -167,6 +170,9 @@ func runSegment(args []string) error {
 	fmt.Printf("peak memory: %d MiB (maximum resident set size)\n", peakRSSMiB())
 	for _, o := range outputs {
 		fmt.Printf("%s: %d voxels, %.1f mL\n", o.name, countVoxels(o.mask), maskVolumeML(o.mask))
+	}
+	for _, w := range warnings {
+		fmt.Println("warning:", w)
 	}
 	fmt.Printf("wrote %s\n", *outDir)
 	return nil

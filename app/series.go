@@ -34,6 +34,9 @@ func runSeries(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: series takes one DIR, got %d arguments", errUsage, fs.NArg())
 	}
+	if info, err := os.Stat(fs.Arg(0)); err == nil && !info.IsDir() {
+		return fmt.Errorf("%w: series lists the DICOM stacks of a folder, and %s is a file; segment, view and convert read a NIfTI file directly", errUsage, fs.Arg(0))
+	}
 	c, err := dicomseries.Scan(fs.Arg(0))
 	if err != nil {
 		return err
@@ -44,8 +47,8 @@ func runSeries(args []string) error {
 
 // printCatalog writes a human-readable listing of c.
 func printCatalog(w io.Writer, c *dicomseries.Catalog) {
-	fmt.Fprintf(w, "%s: %d image stacks, %d segmentations, %d files skipped, %d files failed\n",
-		c.Dir, len(c.Stacks), len(c.Segmentations), len(c.Skipped), len(c.Failed))
+	fmt.Fprintf(w, "%s: %s, %s, %s skipped, %s failed\n", c.Dir, count(len(c.Stacks), "image stack"),
+		count(len(c.Segmentations), "segmentation"), count(len(c.Skipped), "file"), count(len(c.Failed), "file"))
 	for n, st := range c.Stacks {
 		fmt.Fprintf(w, "\nstack %d: %s\n", n+1, st.Key)
 		fmt.Fprintf(w, "  %s\n", describeStack(st))
@@ -80,12 +83,20 @@ func describeStack(st *dicomseries.Stack) string {
 	if description == "" {
 		description = "(no description)"
 	}
-	line := fmt.Sprintf("%q, %s, %d images in %d files", description, modalityOrNone(st.Modality), st.NumImages, st.NumFiles)
+	line := fmt.Sprintf("%q, %s, %s in %s", description, modalityOrNone(st.Modality), count(st.NumImages, "image"), count(st.NumFiles, "file"))
 	if st.Err == nil {
 		g := st.Grid
 		line += fmt.Sprintf(", %d×%d×%d voxels, spacing %.3g×%.3g×%.3g mm", g.Size[0], g.Size[1], g.Size[2], g.SpacingMM[0], g.SpacingMM[1], g.SpacingMM[2])
 	}
 	return line
+}
+
+// count returns "1 file", "2 files" and so on.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func modalityOrNone(modality string) string {
@@ -153,7 +164,7 @@ func runConvert(args []string) error {
 	}()
 
 	start := time.Now()
-	size, spacingMM, loaded, err := convertInput(input, output, *seriesKey, nifti.WriteOptions{Description: "Protrude convert", SkipSync: !*durable})
+	size, spacingMM, loaded, err := convertInput(input, output, *seriesKey, nifti.WriteOptions{Description: "Protrude convert: " + researchNotice, SkipSync: !*durable})
 	if err != nil {
 		return err
 	}
