@@ -255,8 +255,12 @@ func (ui *viewerUI) closeAutosave() {
 	a.stopTimer()
 	a.wg.Wait()
 	a.writing = false
+	// The lock exists from the first autosave on, so without it there is nothing to remove.
+	hadData := a.lock != nil
 	ui.clearRecovery()
-	slog.Info("recovery data removed at a clean exit", "dir", a.dir)
+	if hadData {
+		slog.Info("recovery data removed at a clean exit", "dir", a.dir)
+	}
 }
 
 // errRecoveryLocked is returned by lockRecoveryFolder when another process holds the lock.
