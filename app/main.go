@@ -21,6 +21,9 @@
 package main
 
 import (
+	// Before Fyne reads the locale; see the package comment.
+	_ "protrude/internal/clocale"
+
 	"errors"
 	"flag"
 	"fmt"
