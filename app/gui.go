@@ -148,6 +148,14 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.status = widget.NewLabel("Open a NIfTI file or a DICOM folder.")
 	ui.stageLabel = widget.NewLabel("")
 	ui.progress = widget.NewProgressBar()
+	// An empty bar reads "0%" by default, which looks like a stalled job before the
+	// first Run; it shows a percentage only while a job runs or after one finished.
+	ui.progress.TextFormatter = func() string {
+		if ui.cancelRun == nil && ui.progress.Value == 0 {
+			return "Not run"
+		}
+		return fmt.Sprintf("%.0f%%", 100*ui.progress.Value)
+	}
 
 	ui.runButton = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), ui.startRun)
 	ui.runButton.Importance = widget.HighImportance
