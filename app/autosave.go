@@ -40,9 +40,6 @@ type autosaver struct {
 	// delay is autosaveDelay, or shorter in tests.
 	delay time.Duration
 
-	// changes counts the calls of markSessionChanged.
-	changes uint64
-
 	timer   *time.Timer
 	writing bool
 	// pending is set when a change came while a write was in flight.
@@ -91,11 +88,14 @@ func (ui *viewerUI) enableAutosave(root string) {
 // markSessionChanged schedules an autosave after a change to the masks or the review.
 // It runs on the UI goroutine and does nothing when autosave is off.
 func (ui *viewerUI) markSessionChanged() {
-	a := ui.autosave
-	if a == nil || ui.study == nil {
+	if ui.study == nil {
 		return
 	}
-	a.changes++
+	ui.changes++
+	a := ui.autosave
+	if a == nil {
+		return
+	}
 	if a.writing {
 		a.pending = true
 		return
@@ -105,13 +105,9 @@ func (ui *viewerUI) markSessionChanged() {
 	}
 }
 
-// changeCount returns the number of changes since autosave was turned on, or 0 when
-// it is off.
+// changeCount returns the number of changes to the masks or the review so far.
 func (ui *viewerUI) changeCount() uint64 {
-	if ui.autosave == nil {
-		return 0
-	}
-	return ui.autosave.changes
+	return ui.changes
 }
 
 // autosaveNow starts a background write of the session into the recovery folder. It

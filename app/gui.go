@@ -84,6 +84,15 @@ type viewerUI struct {
 	app fyne.App
 	win fyne.Window
 	mf  modelFlags
+	// changes counts the changes to the masks and the review (markSessionChanged).
+	changes uint64
+	// savedChanges is changeCount when the session last matched what the user has on
+	// disk: after a scan or session was opened, or a Save session finished. Quitting
+	// with more changes than that asks first (confirmQuit).
+	savedChanges uint64
+	// unsavedRecovery marks a session recovered after a crash, which no saved
+	// session holds, so that quitting asks even before any new change.
+	unsavedRecovery bool
 
 	study  *study
 	layers []*overlays.Layer
@@ -129,6 +138,7 @@ type viewerUI struct {
 func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui := &viewerUI{app: a, mf: mf}
 	ui.win = a.NewWindow("Protrude — " + researchNotice)
+	ui.win.SetCloseIntercept(ui.confirmQuit)
 	ui.layers = defaultViewerLayers()
 
 	ui.views = viewer.NewTriView()
@@ -242,6 +252,10 @@ func (ui *viewerUI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItem("Open demo case", func() { go ui.openInBackground(ui.openDemo) }),
 	)
 	file.Items = append(file.Items, ui.sessionMenuItems()...)
+	// Fyne adds a Quit item that quits at once; this one asks about unsaved edits.
+	quit := fyne.NewMenuItem("Quit", ui.confirmQuit)
+	quit.IsQuit = true
+	file.Items = append(file.Items, fyne.NewMenuItemSeparator(), quit)
 	help := fyne.NewMenu("Help",
 		fyne.NewMenuItem("Keyboard shortcuts", ui.showShortcuts),
 		fyne.NewMenuItem("About Protrude", ui.showAbout))
@@ -516,6 +530,7 @@ func (ui *viewerUI) showStudy(st *study) {
 	ui.hover = viewer.HoverInfo{}
 	ui.views.SetVolume(st.CT, ui.layers)
 	ui.resetEdits()
+	ui.savedChanges, ui.unsavedRecovery = ui.changeCount(), false
 	ui.refreshLesions()
 	ui.windowSel.SetSelected(viewer.AbdomenWindow.String())
 	if ui.startSlice > 0 {
@@ -696,6 +711,33 @@ func (ui *viewerUI) showAbout() {
 	about := dialog.NewCustom("About Protrude", "Close", container.NewVScroll(label), ui.win)
 	about.Resize(fyne.NewSize(640, 420))
 	about.Show()
+}
+
+// hasUnsavedChanges reports whether the masks or the review differ from the last
+// opened or saved session.
+func (ui *viewerUI) hasUnsavedChanges() bool {
+	return ui.study != nil && (ui.unsavedRecovery || ui.changeCount() != ui.savedChanges)
+}
+
+// confirmQuit closes the window, and so quits, after asking when there are unsaved
+// changes: a clean exit removes their autosaved copy.
+func (ui *viewerUI) confirmQuit() {
+	if !ui.hasUnsavedChanges() {
+		ui.win.Close()
+		return
+	}
+	d := dialog.NewConfirm("Quit without saving?",
+		"The masks or the review status changed after the last Save session.\n"+
+			"Quitting discards these changes, including their autosaved copy.\n"+
+			"To keep them, choose Cancel, then File > Save session.",
+		func(quit bool) {
+			if quit {
+				ui.win.Close()
+			}
+		}, ui.win)
+	d.SetConfirmText("Quit without saving")
+	d.SetDismissText("Cancel")
+	d.Show()
 }
 
 func (ui *viewerUI) shutdown() {

@@ -178,6 +178,7 @@ func (ui *viewerUI) recoverSession(o *orphanSession) {
 	}
 	fyne.Do(func() {
 		ui.applySession(ls)
+		ui.unsavedRecovery = true
 		ui.win.SetTitle(fmt.Sprintf("Protrude — %s (recovered) — %s", filepath.Base(ls.study.Path), researchNotice))
 		ui.stageLabel.SetText("Recovered the autosaved session of " + o.file.SavedAt.Local().Format("15:04:05"))
 		slog.Info("session recovered", "dir", o.dir)

@@ -57,6 +57,7 @@ func (ui *viewerUI) openSession(path string) error {
 	slog.Info("session opened", "dir", ls.dir, "layers", len(ls.masks), "duration", time.Since(start).Round(time.Millisecond))
 	fyne.Do(func() {
 		ui.applySession(ls)
+		ui.savedChanges = ui.changeCount()
 		ui.stageLabel.SetText("Opened session " + ls.dir)
 	})
 	return nil
@@ -118,6 +119,7 @@ func (ui *viewerUI) saveSessionTo(dir string) {
 			if ui.changeCount() == changesAtSnapshot {
 				ui.clearRecovery()
 			}
+			ui.savedChanges, ui.unsavedRecovery = changesAtSnapshot, false
 		})
 	}()
 }
