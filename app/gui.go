@@ -88,10 +88,10 @@ type viewerUI struct {
 	changes uint64
 	// savedChanges is changeCount when the session last matched what the user has on
 	// disk: after a scan or session was opened, or a Save session finished. Quitting
-	// with more changes than that asks first (confirmQuit).
+	// with more changes than that needs a confirmation (confirmQuit).
 	savedChanges uint64
 	// unsavedRecovery marks a session recovered after a crash, which no saved
-	// session holds, so that quitting asks even before any new change.
+	// session contains, so quitting needs a confirmation even before any new change.
 	unsavedRecovery bool
 
 	study  *study
@@ -158,8 +158,8 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.status = widget.NewLabel("Open a NIfTI file or a DICOM folder.")
 	ui.stageLabel = widget.NewLabel("")
 	ui.progress = widget.NewProgressBar()
-	// An empty bar reads "0%" by default, which looks like a stalled job before the
-	// first Run; it shows a percentage only while a job runs or after one finished.
+	// By default an empty bar reads "0%", which looks like a stalled job before the
+	// first Run. So it shows a percentage only while a job runs or after one finished.
 	ui.progress.TextFormatter = func() string {
 		if ui.cancelRun == nil && ui.progress.Value == 0 {
 			return "Not run"
@@ -252,7 +252,8 @@ func (ui *viewerUI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItem("Open demo case", func() { go ui.openInBackground(ui.openDemo) }),
 	)
 	file.Items = append(file.Items, ui.sessionMenuItems()...)
-	// Fyne adds a Quit item that quits at once; this one asks about unsaved edits.
+	// Fyne adds a Quit item that quits at once, so this one replaces it to confirm
+	// before unsaved edits are discarded.
 	quit := fyne.NewMenuItem("Quit", ui.confirmQuit)
 	quit.IsQuit = true
 	file.Items = append(file.Items, fyne.NewMenuItemSeparator(), quit)

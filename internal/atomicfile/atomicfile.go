@@ -18,7 +18,7 @@ import (
 type File struct {
 	path string
 	tmp  *os.File
-	// mode is what the file gets at Commit: that of the file it replaces, or else
+	// mode is the permission set at Commit: that of the file it replaces, or else
 	// 0666 less the process's umask, as os.Create would give.
 	mode fs.FileMode
 
@@ -66,8 +66,9 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) { return f.tmp.WriteAt(
 func (f *File) StartWriteback(off, n int64) { startWriteback(f.tmp, off, n) }
 
 // Commit syncs the content to the disk, gives it the mode of the file it replaces (or
-// 0666 less the umask for a new file) and renames it onto the path, so that after a crash the path holds either the old or the whole
-// new content. After an error the temporary file is gone and the path is unchanged.
+// 0666 less the umask for a new file) and renames it onto the path. After a crash the
+// path then holds either the old or the whole new content. After an error the
+// temporary file is gone and the path is unchanged.
 func (f *File) Commit() error { return f.commit(true) }
 
 // CommitWithoutSync is Commit without the sync before the rename. Other processes

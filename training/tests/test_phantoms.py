@@ -60,7 +60,8 @@ def test_isodense_context_rendering(small_library):
     # Probability 0 draws nothing extra: the renderings of a seed stay as before.
     plain = phantoms.draw_render_params(phantom, np.random.default_rng(3))
     zero = phantoms.draw_render_params(phantom, np.random.default_rng(3), isodense_context_probability=0.0)
-    assert np.array_equal(plain.tissue_hu, zero.tissue_hu) and plain.offset_hu == zero.offset_hu
+    assert np.array_equal(plain.tissue_hu, zero.tissue_hu)
+    assert plain.offset_hu == zero.offset_hu
 
 
 def test_phantom_anatomy_in_lps(small_library):
