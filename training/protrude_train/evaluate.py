@@ -68,11 +68,18 @@ def choose_threshold(dice_by_threshold: dict[str, float]) -> float:
 def choose_thresholds(sweep: dict) -> dict[str, float]:
     """Return manifest thresholds from a Dice sweep over THRESHOLD_CANDIDATES.
 
-    The protrusion threshold stays 0.5 because phantom validation scores no
-    protrusion ground truth.
+    The protrusion threshold stays 0.5 when the sweep has no protrusion entry.
     """
     return {"kidney": choose_threshold(sweep["kidney"]), "tumor": choose_threshold(sweep["tumor"]),
-            "protrusion": 0.5}
+            "protrusion": choose_threshold(sweep["protrusion"]) if "protrusion" in sweep else 0.5}
+
+
+def protruded_truth(parenchyma: np.ndarray, tumor: np.ndarray) -> np.ndarray:
+    """Return the tumor voxels outside the kidney outline, the parenchyma closed with an 8 mm ball.
+
+    This is the outline that phantoms.placement uses to call a tumor exophytic.
+    """
+    return tumor & ~phantoms.close(parenchyma, 8.0)
 
 
 def filter_tumor_components(tumor: np.ndarray, kidney: np.ndarray, min_ml: float, must_touch_kidney: bool,
@@ -160,9 +167,11 @@ def validate_on_phantoms(networks, config: TrainConfig, out: pathlib.Path | None
         hu = phantoms.render_hu(phantom.tissues[box], params, rng)
         probabilities = run_pipeline(networks, phantoms.normalize_hu(hu), config.validation_patch_size)
         tissues = phantom.tissues[box]
+        tumor = tissues >= phantoms.Tissue.TUMOR_FIRST
+        parenchyma = phantoms.kidney_region(tissues) & ~tumor
         cases.append({"seed": phantom.seed, "probabilities": probabilities,
-                      "kidney": phantoms.kidney_region(tissues),
-                      "tumor": tissues >= phantoms.Tissue.TUMOR_FIRST, "tissues": tissues,
+                      "kidney": phantoms.kidney_region(tissues), "tumor": tumor,
+                      "protrusion": protruded_truth(parenchyma, tumor), "tissues": tissues,
                       "tumors": phantom.tumors})
         log(f"validated phantom seed={phantom.seed} in {time.time() - started:.0f}s")
     return score_cases(cases, log)
@@ -179,8 +188,10 @@ def validate_on_ct(networks, config: TrainConfig, ct_cases, log=print) -> dict:
         probabilities = run_pipeline(networks, phantoms.normalize_hu(case.image_hu[box].astype(np.float32)),
                                      config.validation_patch_size)
         labels = case.labels[box]
+        tumor = labels == kits.TUMOR
         cases.append({"seed": case.case_id, "probabilities": probabilities, "kidney": labels > 0,
-                      "tumor": labels == kits.TUMOR, "tissues": None, "tumors": []})
+                      "tumor": tumor, "protrusion": protruded_truth((labels > 0) & ~tumor, tumor),
+                      "tissues": None, "tumors": []})
         log(f"validated CT case {case.case_id} in {time.time() - started:.0f}s")
     return score_cases(cases, log)
 
@@ -197,9 +208,11 @@ def score_cases(cases: list[dict], log=print) -> dict:
             total += int(prediction.sum() + truth.sum())
         return 1.0 if total == 0 else 2.0 * intersection / total
 
+    outputs = [("kidney", "kidney", "kidney"), ("base_tumor", "base_tumor", "tumor"), ("tumor", "tumor", "tumor")]
+    if all("protrusion" in case for case in cases):
+        outputs.append(("protrusion", "protrusion", "protrusion"))
     sweep = {name: {str(t): pooled_dice(probability, truth, t) for t in THRESHOLD_CANDIDATES}
-             for name, probability, truth in (("kidney", "kidney", "kidney"), ("base_tumor", "base_tumor", "tumor"),
-                                              ("tumor", "tumor", "tumor"))}
+             for name, probability, truth in outputs}
     chosen = choose_thresholds(sweep)
     postprocessing, postprocessing_sweep = choose_postprocessing(cases, chosen["kidney"], chosen["tumor"])
 
@@ -229,7 +242,10 @@ def score_cases(cases: list[dict], log=print) -> dict:
                "detection_by_class": detection, "detection_rule": f"coverage >= {DETECTION_COVERAGE}"}
     log(f"validation: kidney Dice {sweep['kidney'][str(chosen['kidney'])]:.3f} at {chosen['kidney']}, "
         f"tumor Dice {sweep['tumor'][str(chosen['tumor'])]:.3f} at {chosen['tumor']}, "
-        f"base tumor Dice {sweep['base_tumor']['0.5']:.3f} at 0.5, detection {detection}, "
+        f"base tumor Dice {sweep['base_tumor']['0.5']:.3f} at 0.5, "
+        + (f"protrusion Dice {sweep['protrusion'][str(chosen['protrusion'])]:.3f} at {chosen['protrusion']}, "
+           if "protrusion" in sweep else "")
+        + f"detection {detection}, "
         f"postprocessing {postprocessing}")
     return metrics
 

@@ -52,9 +52,15 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     return soft_dice_loss(logits, target) + F.binary_cross_entropy_with_logits(logits, target)
 
 
-def smoothed_bce(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
-    """Binary cross-entropy against targets pulled toward 0.5 by smoothing / 2."""
-    return F.binary_cross_entropy_with_logits(logits, target * (1.0 - smoothing) + 0.5 * smoothing)
+def smoothed_bce(logits: torch.Tensor, target: torch.Tensor, smoothing: float,
+                 positive_weight: float = 1.0) -> torch.Tensor:
+    """Binary cross-entropy against targets pulled toward 0.5 by smoothing / 2.
+
+    positive_weight multiplies the loss terms of the positive class (pos_weight).
+    """
+    weight = None if positive_weight == 1.0 else torch.tensor(positive_weight, dtype=logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, target * (1.0 - smoothing) + 0.5 * smoothing,
+                                              pos_weight=weight)
 
 
 class Run:
@@ -234,7 +240,7 @@ def train(run: Run) -> dict[str, nets.UNet3D]:
     def pdn_loss(modules, batch):
         soft, target = batch
         logits = modules["protuberance"](soft)
-        loss = smoothed_bce(logits, target, config.label_smoothing)
+        loss = smoothed_bce(logits, target, config.label_smoothing, config.protrusion_positive_weight)
         return loss, {}
 
     _train_loop(run, "protuberance", pdn_stage, {"protuberance": networks["protuberance"]}, ["protuberance"],

@@ -104,3 +104,24 @@ def test_choose_postprocessing_drops_speckle():
     assert chosen == {"min_tumor_component_ml": 0.1, "tumor_must_touch_kidney": False}
     first = sweep[0]
     assert (first["covered"], first["components"], first["false_positive_components"]) == (1, 4, 3)
+
+
+def test_choose_thresholds_protrusion_only_when_scored():
+    flat = {"0.3": 0.1, "0.4": 0.1, "0.5": 0.1, "0.6": 0.1, "0.7": 0.1}
+    peak = {"0.3": 0.1, "0.4": 0.1, "0.5": 0.1, "0.6": 0.1, "0.7": 0.4}
+    assert evaluate.choose_thresholds({"kidney": flat, "tumor": flat})["protrusion"] == 0.5
+    assert evaluate.choose_thresholds({"kidney": flat, "tumor": flat, "protrusion": peak})["protrusion"] == 0.7
+
+
+def test_protruded_truth_is_the_part_outside_the_closed_outline():
+    parenchyma = np.zeros((40, 40, 40), bool)
+    parenchyma[10:30, 10:30, 10:30] = True
+    outside = np.zeros_like(parenchyma)
+    outside[15:25, 15:25, 30:36] = True  # on the cube's face, wholly outside it
+    inside = np.zeros_like(parenchyma)
+    inside[15:25, 15:25, 12:18] = True  # wholly inside the cube
+    kidney = parenchyma & ~inside
+    truth = evaluate.protruded_truth(kidney, outside | inside)
+    assert truth[outside].all()
+    assert not truth[inside].any()
+    assert not truth[~(outside | inside)].any()
