@@ -172,6 +172,8 @@ def main(argv=None) -> int:
     parser.add_argument("--run", type=pathlib.Path, required=True, help="training run folder with checkpoints/joint.pt")
     parser.add_argument("--out", type=pathlib.Path, required=True, help="bundle folder, e.g. assets/models")
     parser.add_argument("--patch", type=int, default=None, help="ONNX input side in voxels (default from the run)")
+    parser.add_argument("--validate", action="store_true",
+                        help="validate on the run's phantoms first and rewrite RUN/validation.json")
     args = parser.parse_args(argv)
 
     config = TrainConfig.from_json((args.run / "config.json").read_text())
@@ -186,6 +188,10 @@ def main(argv=None) -> int:
     thresholds = {"kidney": 0.5, "protrusion": 0.5, "tumor": 0.5}
     postprocessing = None
     validation = args.run / "validation.json"
+    if args.validate:
+        torch.set_num_threads(config.threads)
+        metrics = evaluate.validate_on_phantoms(networks, config, args.run)
+        validation.write_text(json.dumps(metrics, indent=2))
     if validation.exists():
         metrics = json.loads(validation.read_text())
         thresholds = evaluate.choose_thresholds(metrics["threshold_sweep_pooled_dice"])
