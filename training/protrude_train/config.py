@@ -54,10 +54,8 @@ class TrainConfig:
     gradient_clip_norm: float = 12.0
     protrusion_dataset_size: int = 10_000  # synthetic PDN samples, each fixed by (seed, index)
     label_smoothing: float = 0.1  # PDN targets become 0.05 / 0.95 for 0.1
-    # Weight of the protruded (positive) voxels in the PDN's cross-entropy. Protruded voxels
-    # are about 5 % of a patch; with weight 1 the first demo PDN stayed at a near-constant
-    # output after 900 steps. With label smoothing s, the loss is lowest at
-    # w*s/2 / (w*s/2 + 1 - s/2) on background (0.17 for w = 4, s = 0.1).
+    # Weight w of the protruded voxels (about 5 % of a patch) in the PDN's cross-entropy.
+    # With label smoothing s, background voxels are best at w*s/2 / (w*s/2 + 1 - s/2).
     protrusion_positive_weight: float = 1.0
     kidney_patch_fraction: float = 0.5  # base patches centred on a kidney voxel
     tumor_patch_fraction: float = 0.2  # base patches centred on a tumor voxel; the rest anywhere in the body
