@@ -106,14 +106,14 @@ def test_choose_postprocessing_drops_speckle():
     assert (first["covered"], first["components"], first["false_positive_components"]) == (1, 4, 3)
 
 
-def test_choose_thresholds_protrusion_only_when_scored():
+def test_protrusion_threshold_when_scored():
     flat = {"0.3": 0.1, "0.4": 0.1, "0.5": 0.1, "0.6": 0.1, "0.7": 0.1}
     peak = {"0.3": 0.1, "0.4": 0.1, "0.5": 0.1, "0.6": 0.1, "0.7": 0.4}
     assert evaluate.choose_thresholds({"kidney": flat, "tumor": flat})["protrusion"] == 0.5
     assert evaluate.choose_thresholds({"kidney": flat, "tumor": flat, "protrusion": peak})["protrusion"] == 0.7
 
 
-def test_protruded_truth_is_the_part_outside_the_closed_outline():
+def test_protruded_truth_outside_outline():
     parenchyma = np.zeros((40, 40, 40), bool)
     parenchyma[10:30, 10:30, 10:30] = True
     outside = np.zeros_like(parenchyma)

@@ -26,7 +26,7 @@ def test_smoothed_bce_optimum(positive_weight):
         assert _best_probability(target, s, positive_weight) == pytest.approx(expected, abs=1e-3)
 
 
-def test_smoothed_bce_weight_one_is_plain_bce():
+def test_smoothed_bce_unit_weight():
     logits = torch.tensor([-2.0, 0.5, 3.0])
     target = torch.tensor([0.0, 1.0, 1.0])
     plain = torch.nn.functional.binary_cross_entropy_with_logits(logits, target * 0.9 + 0.05)
