@@ -237,6 +237,8 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.registerEditShortcuts()
 	ui.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierControl},
 		func(fyne.Shortcut) { ui.startRerun() })
+	ui.win.Canvas().AddShortcut(saveSessionShortcut, func(fyne.Shortcut) { ui.saveSessionDialog() })
+	ui.win.Canvas().AddShortcut(exportMasksShortcut, func(fyne.Shortcut) { ui.exportMasksDialog() })
 	if dc, ok := ui.win.Canvas().(desktop.Canvas); ok {
 		// Scroll events carry no modifiers, so the views learn about Ctrl from here.
 		dc.SetOnKeyDown(func(ev *fyne.KeyEvent) { ui.controlKey(ev, true) })

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
 
+	"protrude/lesions"
 	"protrude/metrics"
 	"protrude/overlays"
 	"protrude/seg"
@@ -133,6 +135,11 @@ func (ui *viewerUI) openMasks(path string) {
 		return
 	}
 	masks, err := readMasksFor(path, st)
+	var review *lesions.Table
+	var reviewErr error
+	if err == nil {
+		review, reviewErr = readReviewFor(path, masks[overlays.TumorName], st)
+	}
 	fyne.Do(func() {
 		switch {
 		case err != nil:
@@ -140,15 +147,43 @@ func (ui *viewerUI) openMasks(path string) {
 		case ui.study != st:
 			slog.Info("masks not shown, because another scan was opened meanwhile", "file", path)
 		default:
-			ui.showMasks(masks, path)
+			ui.showMasksWithReview(masks, review, path)
+			if reviewErr != nil {
+				ui.showError("Open masks: lesion review not loaded", fmt.Errorf("the masks are shown, and every lesion is unreviewed, because %w", reviewErr))
+			}
 		}
 	})
+}
+
+// readReviewFor reads the lesion review in lesions.json next to the masks file at
+// path, for the tumor mask read from it. It returns nil and no error when there is no
+// tumor mask or no such file. It runs off the UI goroutine.
+func readReviewFor(path string, tumor *volume.Mask, st *study) (*lesions.Table, error) {
+	if tumor == nil {
+		return nil, nil
+	}
+	reviewPath := filepath.Join(filepath.Dir(path), lesionsFileName)
+	if _, err := os.Stat(reviewPath); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	t, err := lesions.Load(reviewPath, tumor, st.CT)
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("lesion review opened", "file", reviewPath, "lesions", len(t.Lesions))
+	return t, nil
 }
 
 // showMasks puts masks onto the layers of the same names. The other layers keep
 // theirs. The undo history is cleared, as after a run, and the lesion list starts a
 // fresh review when the tumor layer changed. It runs on the UI goroutine.
 func (ui *viewerUI) showMasks(masks map[string]*volume.Mask, path string) {
+	ui.showMasksWithReview(masks, nil, path)
+}
+
+// showMasksWithReview is showMasks with the lesion review of the new tumor mask, or
+// nil for a fresh review.
+func (ui *viewerUI) showMasksWithReview(masks map[string]*volume.Mask, review *lesions.Table, path string) {
 	var names []string
 	for _, l := range ui.layers {
 		if m, ok := masks[l.Name]; ok {
@@ -160,6 +195,9 @@ func (ui *viewerUI) showMasks(masks map[string]*volume.Mask, path string) {
 	ui.bundleID = ""
 	ui.views.SetLayers(ui.layers)
 	ui.resetEdits()
+	if review != nil && masks[overlays.TumorName] != nil {
+		ui.lesionList.table, ui.lesionList.mask = review, masks[overlays.TumorName]
+	}
 	ui.refreshLesions()
 	ui.views.Refresh()
 	ui.stageLabel.SetText(fmt.Sprintf("Opened %s from %s", strings.ToLower(strings.Join(names, ", ")), filepath.Base(path)))

@@ -17,11 +17,12 @@ import (
 	"protrude/volume"
 )
 
-// Indices in viewerUI.layers of the kidney and protruded-region layers, in the order
-// of defaultViewerLayers. tumorLayer follows them.
+// Indices in viewerUI.layers of the kidney, protruded-region and base-network tumor
+// layers, in the order of defaultViewerLayers. tumorLayer is between them.
 const (
 	kidneyLayer     = 0
 	protrusionLayer = 1
+	baseTumorLayer  = 3
 )
 
 // lastRun is the output of the last run or re-run, which "Re-run later stages" starts
@@ -34,16 +35,26 @@ type lastRun struct {
 	// fusion network's own output, without manual edits, so that edits kept through a
 	// re-run are still recognised as manual in the next one.
 	kidney, protrusion, tumor []uint8
+	// network holds, by layer index, the labels as a network made them, without
+	// manual edits, or nil. A layer that equals its entry is the network's output; a
+	// DICOM SEG marks the others as SEMIAUTOMATIC.
+	network [4][]uint8
 }
 
 // newLastRun records res and the layers' labels after a run.
 func newLastRun(res *inference.Result, kidney, protrusion, tumor *volume.Mask) *lastRun {
-	return &lastRun{
+	l := &lastRun{
 		result:     res,
 		kidney:     slices.Clone(kidney.Labels),
 		protrusion: slices.Clone(protrusion.Labels),
 		tumor:      slices.Clone(tumor.Labels),
 	}
+	// The three slices are never changed in place, so they can be shared.
+	l.network = [4][]uint8{l.kidney, l.protrusion, l.tumor, nil}
+	if res != nil && res.BaseTumor != nil {
+		l.network[baseTumorLayer] = slices.Clone(res.BaseTumor.Labels)
+	}
+	return l
 }
 
 // rerunPlan is the work of one re-run: the network inputs that changed, copied when
@@ -199,9 +210,11 @@ func (ui *viewerUI) launchRerun(plan rerunPlan) {
 // plan.keepTumor is set.
 func (ui *viewerUI) applyRerun(plan rerunPlan, res *inference.Result) {
 	last := ui.last
-	next := &lastRun{result: res, kidney: last.kidney, protrusion: last.protrusion, tumor: slices.Clone(res.Tumor.Labels)}
+	next := &lastRun{result: res, kidney: last.kidney, protrusion: last.protrusion, tumor: slices.Clone(res.Tumor.Labels), network: last.network}
+	next.network[tumorLayer] = next.tumor
 	if plan.input.Kidney != nil {
 		next.kidney = plan.input.Kidney.After.Labels
+		next.network[protrusionLayer] = slices.Clone(res.Protrusion.Labels)
 	}
 
 	var changed []string

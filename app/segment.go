@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"protrude/inference"
+	"protrude/lesions"
 	"protrude/overlays"
 	"protrude/seg"
 	"protrude/viewer"
@@ -30,7 +31,7 @@ func runSegment(args []string) error {
 	mf.register(fs)
 	outDir := fs.String("o", "", "output `folder` for the masks and the montage (required)")
 	seriesKey := fs.String("series", "", "`KEY` of the DICOM stack to segment, as protrude series lists it (needed when the folder has more than one)")
-	format := fs.String("format", formatNIfTI, "mask `format`: nifti (one file per layer and labels.nii.gz), seg (segmentation.dcm, DICOM input only) or both")
+	format := fs.String("format", formatNIfTI, "mask `format`: nifti (one file per layer and labels.nii.gz), seg (segmentation.dcm, DICOM input only) or both; lesions.json comes with each")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: protrude segment [flags] INPUT -o OUTDIR\n\nINPUT is a NIfTI file (.nii, .nii.gz) or a folder with DICOM CT images.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -111,34 +112,14 @@ func runSegment(args []string) error {
 	warnings := append(resultWarnings(res), contrastWarnings(st.CT, res.Kidney)...)
 
 	writeStart := time.Now()
-	outputs := []struct {
-		name string
-		mask *volume.Mask
-	}{
-		{"kidney.nii.gz", res.Kidney},
-		{"protrusion.nii.gz", res.Protrusion},
-		{"tumor.nii.gz", res.Tumor},
-		// The base network's own tumor output, before fusion: for comparing the
-		// pipeline against the base network alone.
-		{"base_tumor.nii.gz", res.BaseTumor},
+	set := &maskSet{layers: seg.Layers{Kidney: res.Kidney, Protrusion: res.Protrusion, Tumor: res.Tumor, BaseTumor: res.BaseTumor}}
+	if set.lesions, err = lesions.Measure(res.Tumor, st.CT); err != nil {
+		return fmt.Errorf("measure the lesions of the tumor mask: %w", err)
 	}
-	layers := seg.Layers{Kidney: res.Kidney, Protrusion: res.Protrusion, Tumor: res.Tumor, BaseTumor: res.BaseTumor}
-	// The masks and the montage replace those of an earlier run all together, so a
-	// failed write never leaves new masks beside an old montage or the reverse.
-	var files []outputFile
-	if *format != formatSEG {
-		for _, o := range outputs {
-			files = append(files, outputFile{o.name, func(path string) error { return st.writeMask(path, o.mask) }})
-		}
-		files = append(files, outputFile{"labels.nii.gz", func(path string) error {
-			return seg.WriteLabelMap(path, layers, st.NIfTIHeader)
-		}})
-	}
-	if *format != formatNIfTI {
-		files = append(files, outputFile{"segmentation.dcm", func(path string) error {
-			return seg.Write(path, segSource, layers.Segments(), seg.WriteOptions{SoftwareVersion: version})
-		}})
-	}
+	// The masks, the lesion table and the montage replace those of an earlier run all
+	// together, so a failed write never leaves new masks beside an old montage or the
+	// reverse.
+	files := maskOutputFiles(st, set, *format, segSource)
 	files = append(files, outputFile{"montage.png", func(path string) error { return writeMontage(path, st.CT, res) }})
 	if err := writeOutputSet(*outDir, files); err != nil {
 		return err
@@ -168,9 +149,10 @@ func runSegment(args []string) error {
 	fmt.Printf("time: write %s\n", writeTime.Round(time.Millisecond))
 	fmt.Printf("time: total %s\n", time.Since(start).Round(time.Millisecond))
 	fmt.Printf("peak memory: %d MiB (maximum resident set size)\n", peakRSSMiB())
-	for _, o := range outputs {
+	for _, o := range set.perLayerFiles() {
 		fmt.Printf("%s: %d voxels, %.1f mL\n", o.name, countVoxels(o.mask), maskVolumeML(o.mask))
 	}
+	fmt.Printf("lesions: %d tumor components\n", len(set.lesions.Lesions))
 	for _, w := range warnings {
 		fmt.Println("warning:", w)
 	}

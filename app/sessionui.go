@@ -12,6 +12,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/storage"
 
 	"protrude/volume"
@@ -19,13 +20,24 @@ import (
 
 // sessionMenuItems returns the File menu items for masks and sessions.
 func (ui *viewerUI) sessionMenuItems() []*fyne.MenuItem {
+	save := fyne.NewMenuItem("Save session…", ui.saveSessionDialog)
+	save.Shortcut = saveSessionShortcut
+	export := fyne.NewMenuItem("Export masks…", ui.exportMasksDialog)
+	export.Shortcut = exportMasksShortcut
 	return []*fyne.MenuItem{
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Open masks…", ui.openMasksDialog),
 		fyne.NewMenuItem("Open session…", ui.openSessionDialog),
-		fyne.NewMenuItem("Save session…", ui.saveSessionDialog),
+		save,
+		export,
 	}
 }
+
+// The shortcuts of Save session and Export masks.
+var (
+	saveSessionShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyS, Modifier: fyne.KeyModifierControl}
+	exportMasksShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyE, Modifier: fyne.KeyModifierControl}
+)
 
 // openSessionDialog shows a folder dialog and opens the chosen session.
 func (ui *viewerUI) openSessionDialog() {

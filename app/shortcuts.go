@@ -14,7 +14,7 @@ type shortcut struct {
 
 // shortcuts lists every mouse and key input of the viewer window: the view inputs of
 // viewer.SliceView and typedKey, then the tool keys of toolKey, the undo shortcuts and
-// the re-run shortcut.
+// the re-run, save and export shortcuts.
 var shortcuts = []shortcut{
 	{"Wheel", "next or previous slice of the view under the pointer"},
 	{"Ctrl+wheel", "zoom about the pointer"},
@@ -36,6 +36,8 @@ var shortcuts = []shortcut{
 	{"Ctrl+Z", "undo the last edit"},
 	{"Ctrl+Y, Ctrl+Shift+Z", "redo the last undone edit"},
 	{"Ctrl+R", "re-run the later networks after an edit: protuberance and fusion after a kidney edit, fusion after a protruded-region edit"},
+	{"Ctrl+S", "save the session: masks, lesion review and view state"},
+	{"Ctrl+E", "export the masks as NIfTI files, a DICOM SEG or both"},
 }
 
 func (ui *viewerUI) showShortcuts() {

@@ -150,12 +150,13 @@ func readSegmentSequence(ds *dicom.Dataset, g volume.Grid) ([]Segment, map[int]i
 		}
 		numbers[number] = n
 		segments[n] = Segment{
-			Number:      number,
-			Label:       itemString(item, tag.SegmentLabel),
-			Description: itemString(item, tag.SegmentDescription),
-			Category:    itemCode(item, tag.SegmentedPropertyCategoryCodeSequence),
-			Type:        itemCode(item, tag.SegmentedPropertyTypeCodeSequence),
-			Mask:        volume.NewMask(g),
+			Number:        number,
+			Label:         itemString(item, tag.SegmentLabel),
+			Description:   itemString(item, tag.SegmentDescription),
+			Category:      itemCode(item, tag.SegmentedPropertyCategoryCodeSequence),
+			Type:          itemCode(item, tag.SegmentedPropertyTypeCodeSequence),
+			Mask:          volume.NewMask(g),
+			AlgorithmType: itemString(item, tag.SegmentAlgorithmType),
 		}
 	}
 	return segments, numbers, nil

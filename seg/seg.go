@@ -102,7 +102,16 @@ type Segment struct {
 	Category, Type Code
 	// Mask is on the source grid. Every nonzero label is inside the segment.
 	Mask *volume.Mask
+	// AlgorithmType is the SegmentAlgorithmType: AlgorithmAutomatic (also when
+	// empty) for a network's output, AlgorithmSemiautomatic for one edited by hand.
+	AlgorithmType string
 }
+
+// SegmentAlgorithmType values (PS3.3 C.8.20.2).
+const (
+	AlgorithmAutomatic     = "AUTOMATIC"
+	AlgorithmSemiautomatic = "SEMIAUTOMATIC"
+)
 
 // Layers are the masks that Protrude produces for one CT, all on its grid.
 type Layers struct {
@@ -127,12 +136,12 @@ const (
 // and, when BaseTumor is set, 4 (base network tumor).
 func (l Layers) Segments() []Segment {
 	segments := []Segment{
-		{1, LabelKidney, "Kidney, including any tumor inside it", categoryAnatomicalStructure, typeKidney, l.Kidney},
-		{2, LabelProtrusion, "Kidney region that protrudes from its expected outline", categoryMorphologicallyAltered, typeMass, l.Protrusion},
-		{3, LabelTumor, "Kidney tumor found by the fusion network", categoryMorphologicallyAltered, typeNeoplasm, l.Tumor},
+		{1, LabelKidney, "Kidney, including any tumor inside it", categoryAnatomicalStructure, typeKidney, l.Kidney, ""},
+		{2, LabelProtrusion, "Kidney region that protrudes from its expected outline", categoryMorphologicallyAltered, typeMass, l.Protrusion, ""},
+		{3, LabelTumor, "Kidney tumor found by the fusion network", categoryMorphologicallyAltered, typeNeoplasm, l.Tumor, ""},
 	}
 	if l.BaseTumor != nil {
-		segments = append(segments, Segment{4, LabelBaseTumor, "Kidney tumor found by the base network alone, before fusion", categoryMorphologicallyAltered, typeNeoplasm, l.BaseTumor})
+		segments = append(segments, Segment{4, LabelBaseTumor, "Kidney tumor found by the base network alone, before fusion", categoryMorphologicallyAltered, typeNeoplasm, l.BaseTumor, ""})
 	}
 	return segments
 }

@@ -72,6 +72,13 @@ func checkSameSegments(t *testing.T, got, want []Segment) {
 			t.Errorf("segment %d = (%d, %q, %v, %v), want (%d, %q, %v, %v)", n, got[n].Number, got[n].Label, got[n].Category, got[n].Type,
 				want[n].Number, want[n].Label, want[n].Category, want[n].Type)
 		}
+		wantType := want[n].AlgorithmType
+		if wantType == "" {
+			wantType = AlgorithmAutomatic
+		}
+		if got[n].AlgorithmType != wantType {
+			t.Errorf("segment %d SegmentAlgorithmType = %q, want %q", n, got[n].AlgorithmType, wantType)
+		}
 		if got[n].Mask.Size != want[n].Mask.Size {
 			t.Fatalf("segment %d size = %v, want %v", n, got[n].Mask.Size, want[n].Mask.Size)
 		}
@@ -139,7 +146,9 @@ func TestReadRejectsOtherSeries(t *testing.T) {
 	defaultSeries().write(t, seriesDir)
 	src := readSeries(t, seriesDir)
 	path := filepath.Join(t.TempDir(), "segmentation.dcm")
-	if err := Write(path, src, syntheticLayers(src.Grid).Segments(), WriteOptions{SoftwareVersion: "test"}); err != nil {
+	segments := syntheticLayers(src.Grid).Segments()
+	segments[2].AlgorithmType = AlgorithmSemiautomatic
+	if err := Write(path, src, segments, WriteOptions{SoftwareVersion: "test"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -231,8 +240,11 @@ func TestRealSeriesRoundTrip(t *testing.T) {
 	requireRealSeries(t)
 	src := readSeries(t, realSeriesDir)
 	layers := syntheticLayers(src.Grid)
+	// A tumor edited by hand is SEMIAUTOMATIC; the other segments stay AUTOMATIC.
+	segments := layers.Segments()
+	segments[2].AlgorithmType = AlgorithmSemiautomatic
 	path := filepath.Join(t.TempDir(), "segmentation.dcm")
-	if err := Write(path, src, layers.Segments(), WriteOptions{SoftwareVersion: "test"}); err != nil {
+	if err := Write(path, src, segments, WriteOptions{SoftwareVersion: "test"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -240,7 +252,7 @@ func TestRealSeriesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSameSegments(t, got, layers.Segments())
+	checkSameSegments(t, got, segments)
 }
 
 // TestRealSeriesPassesDciodvfy checks the written SEG with dciodvfy from dicom3tools,
@@ -254,7 +266,9 @@ func TestRealSeriesPassesDciodvfy(t *testing.T) {
 	}
 	src := readSeries(t, realSeriesDir)
 	path := filepath.Join(t.TempDir(), "segmentation.dcm")
-	if err := Write(path, src, syntheticLayers(src.Grid).Segments(), WriteOptions{SoftwareVersion: "test"}); err != nil {
+	segments := syntheticLayers(src.Grid).Segments()
+	segments[2].AlgorithmType = AlgorithmSemiautomatic
+	if err := Write(path, src, segments, WriteOptions{SoftwareVersion: "test"}); err != nil {
 		t.Fatal(err)
 	}
 

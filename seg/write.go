@@ -246,10 +246,14 @@ func codeItem(c Code) []element {
 func segmentSequence(segments []Segment) element {
 	items := make([][]element, len(segments))
 	for n, s := range segments {
+		algorithmType := s.AlgorithmType
+		if algorithmType == "" {
+			algorithmType = AlgorithmAutomatic
+		}
 		item := []element{
 			uint16Element(tag.SegmentNumber, uint16(s.Number)),
 			stringElement(tag.SegmentLabel, "LO", s.Label),
-			stringElement(tag.SegmentAlgorithmType, "CS", "AUTOMATIC"),
+			stringElement(tag.SegmentAlgorithmType, "CS", algorithmType),
 			stringElement(tag.SegmentAlgorithmName, "LO", "Protrude"),
 			sequenceElement(tag.SegmentedPropertyCategoryCodeSequence, codeItem(s.Category)),
 			sequenceElement(tag.SegmentedPropertyTypeCodeSequence, codeItem(s.Type)),
