@@ -202,3 +202,18 @@ print("ok")
 		t.Fatalf("nibabel: %s does not have the geometry dcm2niix gives the series: %v\n%s", mask, err, out)
 	}
 }
+
+// TestLongMessagesKeepWindowWidth checks that a long stage or status message, such as
+// the export's list of files and folder, is cut short instead of widening the window
+// past a 1280-pixel screen.
+func TestLongMessagesKeepWindowWidth(t *testing.T) {
+	ui := newEditTestUI(t)
+	before := ui.win.Content().MinSize().Width
+	long := "Exported kidney.nii.gz, protrusion.nii.gz, tumor.nii.gz, base_tumor.nii.gz, labels.nii.gz, segmentation.dcm, lesions.json to " +
+		strings.Repeat("/a-long-folder-name", 20)
+	ui.stageLabel.SetText(long)
+	ui.status.SetText(long)
+	if after := ui.win.Content().MinSize().Width; after > before || after > 1280 {
+		t.Errorf("the window's minimum width went from %.0f to %.0f with a long message", before, after)
+	}
+}

@@ -156,6 +156,7 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.sliceSlider.OnChanged = func(v float64) { ui.views.SetSlice(viewer.Axial, int(v)) }
 	ui.sliceLabel = widget.NewLabel("Axial slice –")
 	ui.status = widget.NewLabel("Open a NIfTI file or a DICOM folder.")
+	ui.status.Truncation = fyne.TextTruncateEllipsis
 	ui.stageLabel = widget.NewLabel("")
 	ui.progress = widget.NewProgressBar()
 	// By default an empty bar reads "0%", which looks like a stalled job before the
@@ -217,12 +218,15 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 		ui.editPanel(),
 		widget.NewSeparator(),
 	)
-	toolbar := container.NewHBox(
+	// The stage label takes the rest of the row and cuts a long message short, so
+	// that a long folder name never widens the window past the screen.
+	ui.stageLabel.Truncation = fyne.TextTruncateEllipsis
+	toolbar := container.NewBorder(nil, nil, container.NewHBox(
 		widget.NewButtonWithIcon("Open file…", theme.FileIcon(), ui.openFileDialog),
 		widget.NewButtonWithIcon("Open DICOM folder…", theme.FolderOpenIcon(), ui.openFolderDialog),
 		widget.NewSeparator(),
-		ui.runButton, ui.rerunButton, ui.cancelButton, ui.stageLabel,
-	)
+		ui.runButton, ui.rerunButton, ui.cancelButton,
+	), nil, ui.stageLabel)
 	top := container.NewVBox(toolbar, ui.progress)
 	bottom := container.NewVBox(
 		container.NewBorder(nil, nil, ui.sliceLabel, nil, ui.sliceSlider),

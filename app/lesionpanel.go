@@ -17,8 +17,12 @@ import (
 // lesion list shows.
 const tumorLayer = 2
 
-// lesionColumns are the headers of the lesion list.
-var lesionColumns = []string{"ID", "mL", "Max diameter mm", "Mean HU", "Axial slices", "Status"}
+// lesionColumns are the headers of the lesion list, and lesionColumnSamples the widest
+// text each column is sized for.
+var (
+	lesionColumns       = []string{"ID", "mL", "Max diam. mm", "Mean HU", "Axial slices", "Status"}
+	lesionColumnSamples = []string{"999", "9999.99", "999.9", "-1000", "999–999", string(lesions.Unreviewed)}
+)
 
 // lesionPanel is the lesion list: one row per connected component of the tumor layer,
 // with Accept and Reject for the selected row.
@@ -53,12 +57,9 @@ func (ui *viewerUI) newLesionPanel() {
 		}
 	}
 	for col, header := range lesionColumns {
-		// Each column is as wide as its header, and Status as wide as "unreviewed".
-		text := header
-		if col == len(lesionColumns)-1 {
-			text = string(lesions.Unreviewed)
-		}
-		p.list.SetColumnWidth(col, widget.NewLabel(text).MinSize().Width)
+		// Each column is as wide as its header or its widest value, whichever is wider.
+		width := max(widget.NewLabel(header).MinSize().Width, widget.NewLabel(lesionColumnSamples[col]).MinSize().Width)
+		p.list.SetColumnWidth(col, width)
 	}
 	p.list.OnSelected = func(id widget.TableCellID) { ui.selectLesion(id.Row) }
 	p.accept = widget.NewButton("Accept", func() { ui.setLesionStatus(lesions.Accepted) })
@@ -72,7 +73,7 @@ func (ui *viewerUI) newLesionPanel() {
 
 // sidePanelMinWidth is the least width of the side panel, so that the lesion list shows
 // most of its columns without scrolling.
-const sidePanelMinWidth = 460
+const sidePanelMinWidth = 500
 
 // sidePanel stacks the scrolling controls above the lesion list, with a divider the user
 // can drag. The scroll keeps the window's minimum height small.
