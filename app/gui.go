@@ -90,6 +90,8 @@ type viewerUI struct {
 	// disk: after a scan or session was opened, or a Save session finished. Quitting
 	// with more changes than that needs a confirmation (confirmQuit).
 	savedChanges uint64
+	// changesAfterRun is changeCount just after the last run showed its result.
+	changesAfterRun uint64
 	// unsavedRecovery marks a session recovered after a crash, which no saved
 	// session contains, so quitting needs a confirmation even before any new change.
 	unsavedRecovery bool
@@ -168,7 +170,7 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 		return fmt.Sprintf("%.0f%%", 100*ui.progress.Value)
 	}
 
-	ui.runButton = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), ui.startRun)
+	ui.runButton = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), ui.askToRun())
 	ui.runButton.Importance = widget.HighImportance
 	ui.runButton.Disable()
 	ui.rerunButton = widget.NewButtonWithIcon("Re-run later stages", theme.ViewRefreshIcon(), ui.startRerun)
@@ -188,6 +190,7 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 				ui.windowLabel.SetText(windowText(p))
 			}
 		}
+		ui.keysToViews()
 	})
 	ui.windowSel.PlaceHolder = "(custom)"
 	ui.windowSel.SetSelected(viewer.AbdomenWindow.String())
@@ -204,26 +207,25 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	notice.TextStyle = fyne.TextStyle{Bold: true}
 	notice.Alignment = fyne.TextAlignCenter
 
+	// The edit tools come before the layers, so that an annotator finds them without
+	// scrolling at the default window size.
 	side := container.NewVBox(
-		widget.NewLabelWithStyle("Window", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		ui.windowSel,
-		ui.windowLabel,
+		widget.NewLabelWithStyle("View", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		container.NewBorder(nil, nil, widget.NewLabel("Window"), ui.windowLabel, ui.windowSel),
+		container.NewBorder(nil, nil, widget.NewLabel("Layout"), nil, ui.layoutSel),
 		widget.NewSeparator(),
-		widget.NewLabelWithStyle("Layout", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		ui.layoutSel,
+		ui.editPanel(),
 		widget.NewSeparator(),
 		widget.NewLabelWithStyle("Layers", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		ui.layerBox,
-		widget.NewSeparator(),
-		ui.editPanel(),
 		widget.NewSeparator(),
 	)
 	// The stage label takes the rest of the row and cuts a long message short, so
 	// that a long folder name never widens the window past the screen.
 	ui.stageLabel.Truncation = fyne.TextTruncateEllipsis
 	toolbar := container.NewBorder(nil, nil, container.NewHBox(
-		widget.NewButtonWithIcon("Open file…", theme.FileIcon(), ui.openFileDialog),
-		widget.NewButtonWithIcon("Open DICOM folder…", theme.FolderOpenIcon(), ui.openFolderDialog),
+		widget.NewButtonWithIcon("Open file…", theme.FileIcon(), ui.askToOpen(ui.openFileDialog)),
+		widget.NewButtonWithIcon("Open DICOM folder…", theme.FolderOpenIcon(), ui.askToOpen(ui.openFolderDialog)),
 		widget.NewSeparator(),
 		ui.runButton, ui.rerunButton, ui.cancelButton,
 	), nil, ui.stageLabel)
@@ -253,9 +255,9 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 
 func (ui *viewerUI) mainMenu() *fyne.MainMenu {
 	file := fyne.NewMenu("File",
-		fyne.NewMenuItem("Open NIfTI file…", ui.openFileDialog),
-		fyne.NewMenuItem("Open DICOM folder…", ui.openFolderDialog),
-		fyne.NewMenuItem("Open demo case", func() { go ui.openInBackground(ui.openDemo) }),
+		fyne.NewMenuItem("Open NIfTI file…", ui.askToOpen(ui.openFileDialog)),
+		fyne.NewMenuItem("Open DICOM folder…", ui.askToOpen(ui.openFolderDialog)),
+		fyne.NewMenuItem("Open demo case", ui.askToOpen(func() { go ui.openInBackground(ui.openDemo) })),
 	)
 	file.Items = append(file.Items, ui.sessionMenuItems()...)
 	// Fyne adds a Quit item that quits at once, so this one replaces it to confirm
@@ -268,11 +270,18 @@ func (ui *viewerUI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItem("About Protrude", ui.showAbout))
 	ui.rerunItem = fyne.NewMenuItem("Re-run later stages (Ctrl+R)", ui.startRerun)
 	ui.rerunItem.Disabled = true
-	ui.runMenu = fyne.NewMenu("Run", fyne.NewMenuItem("Run all networks", ui.startRun), ui.rerunItem)
+	ui.runMenu = fyne.NewMenu("Run", fyne.NewMenuItem("Run all networks", ui.askToRun()), ui.rerunItem)
 	return fyne.NewMainMenu(file, ui.tools.editMenu, ui.runMenu, help)
 }
 
 // rebuildLayerControls makes one row per layer: visibility, colour and opacity.
+// keysToViews takes the keyboard focus away from the side panel's controls after the
+// user changed one, so that the view keys (slices, layers, tools) work again at once.
+// Without it, a focused select or check box takes the keys.
+func (ui *viewerUI) keysToViews() {
+	ui.win.Canvas().Unfocus()
+}
+
 func (ui *viewerUI) rebuildLayerControls() {
 	ui.layerBox.RemoveAll()
 	for i, l := range ui.layers {
@@ -281,6 +290,7 @@ func (ui *viewerUI) rebuildLayerControls() {
 		check := widget.NewCheck(fmt.Sprintf("%d  %s", i+1, l.Name), func(on bool) {
 			l.Visible = on
 			ui.views.Refresh()
+			ui.keysToViews()
 		})
 		check.SetChecked(l.Visible)
 		outline := widget.NewCheck("Outline", func(on bool) {
@@ -289,6 +299,7 @@ func (ui *viewerUI) rebuildLayerControls() {
 				l.Style = overlays.Outline
 			}
 			ui.views.Refresh()
+			ui.keysToViews()
 		})
 		outline.SetChecked(l.Style == overlays.Outline)
 		opacity := widget.NewSlider(0, 1)
@@ -297,6 +308,7 @@ func (ui *viewerUI) rebuildLayerControls() {
 		opacity.OnChanged = func(v float64) {
 			l.Opacity = v
 			ui.views.Refresh()
+			ui.keysToViews()
 		}
 		row := container.NewBorder(nil, nil, container.NewCenter(swatch), outline, check)
 		ui.layerBox.Add(container.NewVBox(row, container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, opacity)))
@@ -386,6 +398,7 @@ func (ui *viewerUI) controlKey(ev *fyne.KeyEvent, down bool) {
 var layoutNames = []string{"Three views", "Axial", "Coronal", "Sagittal"}
 
 func (ui *viewerUI) layoutSelected(name string) {
+	defer ui.keysToViews()
 	for i, o := range viewer.Orientations {
 		if name == layoutNames[i+1] {
 			ui.views.Maximize(o)
@@ -677,6 +690,7 @@ func (ui *viewerUI) showResult(res *inference.Result, contrastWarnings []string)
 		ui.bundleID = ui.pipeline.Bundle().Manifest.BundleID
 	}
 	ui.markSessionChanged()
+	ui.changesAfterRun = ui.changeCount()
 	ui.stageLabel.SetText(fmt.Sprintf("Done on %s: kidney %.0f mL, protrusion %.1f mL, tumor %.1f mL",
 		res.Device.Used, maskVolumeML(res.Kidney), maskVolumeML(res.Protrusion), maskVolumeML(res.Tumor)))
 	// The cursor goes to the tumor, or else the kidneys, so that all three views show it.
@@ -733,17 +747,62 @@ func (ui *viewerUI) confirmQuit() {
 		ui.win.Close()
 		return
 	}
-	d := dialog.NewConfirm("Quit without saving?",
+	ui.confirmDestructive("Quit without saving?",
 		"The masks or the review status changed after the last Save session.\n"+
 			"Quitting discards these changes, including their autosaved copy.\n"+
-			"To keep them, choose Cancel, then File > Save session.",
-		func(quit bool) {
-			if quit {
-				ui.win.Close()
-			}
-		}, ui.win)
-	d.SetConfirmText("Quit without saving")
-	d.SetDismissText("Cancel")
+			"To keep them, choose Cancel, then File > Save session or Export masks.",
+		"Quit without saving", ui.win.Close)
+}
+
+// askToOpen wraps an action that opens another scan or session, which replaces the
+// open one, in the question about unsaved changes.
+func (ui *viewerUI) askToOpen(action func()) func() {
+	return ui.askBeforeDiscarding("Opening another scan or session", ui.hasUnsavedChanges, action)
+}
+
+// askToRun wraps Run in the question about unsaved work: a run replaces every layer.
+func (ui *viewerUI) askToRun() func() {
+	return ui.askBeforeDiscarding("Running the networks again", ui.unsavedWork, ui.startRun)
+}
+
+// unsavedWork reports whether there are changes after the last Save session other
+// than the output of the last run, which a new run makes again: hand edits, review
+// status, re-runs, opened masks or a recovered session.
+func (ui *viewerUI) unsavedWork() bool {
+	c := ui.changeCount()
+	return ui.study != nil && (ui.unsavedRecovery || (c != ui.savedChanges && c != ui.changesAfterRun))
+}
+
+// askBeforeDiscarding returns action wrapped in a question: when lost reports that
+// action would discard changes, the user confirms first. what names the action, such
+// as "Opening another scan".
+func (ui *viewerUI) askBeforeDiscarding(what string, lost func() bool, action func()) func() {
+	return func() {
+		if !lost() {
+			action()
+			return
+		}
+		ui.confirmDestructive("Discard unsaved changes?",
+			"The masks or the review status changed after the last Save session.\n"+
+				what+" discards these changes.\n"+
+				"To keep them, choose Cancel, then File > Save session or Export masks.",
+			"Discard changes", action)
+	}
+}
+
+// confirmDestructive asks before action with Cancel as the default button and the
+// destructive choice, labelled confirm, in red.
+func (ui *viewerUI) confirmDestructive(title, text, confirm string, action func()) {
+	var d dialog.Dialog
+	cancel := widget.NewButton("Cancel", func() { d.Hide() })
+	cancel.Importance = widget.HighImportance
+	discard := widget.NewButton(confirm, func() {
+		d.Hide()
+		action()
+	})
+	discard.Importance = widget.DangerImportance
+	d = dialog.NewCustomWithoutButtons(title, widget.NewLabel(text), ui.win)
+	d.(*dialog.CustomDialog).SetButtons([]fyne.CanvasObject{discard, cancel})
 	d.Show()
 }
 

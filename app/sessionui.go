@@ -26,8 +26,8 @@ func (ui *viewerUI) sessionMenuItems() []*fyne.MenuItem {
 	export.Shortcut = exportMasksShortcut
 	return []*fyne.MenuItem{
 		fyne.NewMenuItemSeparator(),
-		fyne.NewMenuItem("Open masks…", ui.openMasksDialog),
-		fyne.NewMenuItem("Open session…", ui.openSessionDialog),
+		fyne.NewMenuItem("Open masks…", ui.askBeforeDiscarding("Opening masks", ui.unsavedWork, ui.openMasksDialog)),
+		fyne.NewMenuItem("Open session…", ui.askToOpen(ui.openSessionDialog)),
 		save,
 		export,
 	}

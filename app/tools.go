@@ -79,6 +79,7 @@ func (ui *viewerUI) newEditTools() {
 				ui.setTool(editTool(n))
 			}
 		}
+		ui.keysToViews()
 	})
 	t.layerSel = widget.NewSelect(ui.layerNames(), func(name string) {
 		for n, s := range ui.layerNames() {
@@ -86,12 +87,13 @@ func (ui *viewerUI) newEditTools() {
 				ui.setActiveLayer(n)
 			}
 		}
+		ui.keysToViews()
 	})
 	t.radiusLabel = widget.NewLabel("")
 	t.radiusSel = widget.NewSlider(minBrushRadiusMM, maxBrushRadiusMM)
 	t.radiusSel.Step = brushRadiusStepMM
-	t.radiusSel.OnChanged = func(v float64) { ui.setBrushRadius(v) }
-	t.sphereCheck = widget.NewCheck("3D sphere (S)", func(on bool) { ui.setBrushSphere(on) })
+	t.radiusSel.OnChanged = func(v float64) { ui.setBrushRadius(v); ui.keysToViews() }
+	t.sphereCheck = widget.NewCheck("3D sphere (S)", func(on bool) { ui.setBrushSphere(on); ui.keysToViews() })
 
 	t.undoItem = fyne.NewMenuItem("Undo", ui.undo)
 	t.redoItem = fyne.NewMenuItem("Redo", ui.redo)
@@ -118,10 +120,12 @@ func (ui *viewerUI) editPanel() fyne.CanvasObject {
 }
 
 // registerEditShortcuts adds Ctrl+Z, Ctrl+Y and Ctrl+Shift+Z to the window's canvas.
+// The desktop driver delivers Ctrl+Z and Ctrl+Y as fyne.ShortcutUndo and
+// fyne.ShortcutRedo, not as custom shortcuts; Ctrl+Shift+Z comes as a custom one.
 func (ui *viewerUI) registerEditShortcuts() {
 	c := ui.win.Canvas()
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyZ, Modifier: fyne.KeyModifierControl}, func(fyne.Shortcut) { ui.undo() })
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyY, Modifier: fyne.KeyModifierControl}, func(fyne.Shortcut) { ui.redo() })
+	c.AddShortcut(&fyne.ShortcutUndo{}, func(fyne.Shortcut) { ui.undo() })
+	c.AddShortcut(&fyne.ShortcutRedo{}, func(fyne.Shortcut) { ui.redo() })
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyZ, Modifier: fyne.KeyModifierControl | fyne.KeyModifierShift}, func(fyne.Shortcut) { ui.redo() })
 }
 

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"testing"
+
+	"protrude/inference"
+	"protrude/volume"
+)
+
+// TestAskBeforeDiscardingEdits checks that Run, Open masks and opening another scan ask
+// first when they would discard hand edits, and that they go ahead at once when there
+// is nothing to lose.
+func TestAskBeforeDiscardingEdits(t *testing.T) {
+	ui := newEditTestUI(t)
+	ran := 0
+	run := ui.askBeforeDiscarding("Running the networks again", ui.unsavedWork, func() { ran++ })
+	open := ui.askToOpen(func() { ran++ })
+	overlays := func() int { return len(ui.win.Canvas().Overlays().List()) }
+
+	run()
+	open()
+	if ran != 2 || overlays() != 0 {
+		t.Fatalf("with nothing to lose: %d actions ran and %d dialogs opened, want 2 and 0", ran, overlays())
+	}
+
+	// A run's own output is not lost by a new run, but opening another scan loses it.
+	g := ui.study.CT.Grid
+	ui.showResult(&inference.Result{Kidney: volume.NewMask(g), Protrusion: volume.NewMask(g), Tumor: volume.NewMask(g), BaseTumor: volume.NewMask(g)}, nil)
+	ran = 0
+	run()
+	if ran != 1 || overlays() != 0 {
+		t.Errorf("after a run: Run again ran %d times with %d dialogs, want 1 and 0", ran, overlays())
+	}
+	open()
+	if ran != 1 || overlays() != 1 {
+		t.Errorf("after a run: opening another scan ran %d actions with %d dialogs, want 1 and 1", ran, overlays())
+	}
+	ui.win.Canvas().Overlays().Remove(ui.win.Canvas().Overlays().Top())
+
+	// A hand edit makes Run ask too.
+	paintStroke(t, ui, [3]int{4, 4, 2})
+	run()
+	if ran != 1 || overlays() != 1 {
+		t.Errorf("after an edit: Run ran %d actions with %d dialogs, want 1 and 1", ran, overlays())
+	}
+}
