@@ -15,9 +15,17 @@ const undefinedLength = 0xffffffff
 // implicitVRLittleEndian is the transfer syntax UID of implicit VR little endian.
 const implicitVRLittleEndian = "1.2.840.10008.1.2"
 
+// maxSequenceDepth is the deepest sequence nesting that [checkElementLengths] accepts.
+// github.com/suyashkumar/dicom v1.1.0 parses each level with a recursive call and has
+// no limit of its own, so about 700,000 levels overflow the goroutine stack, which
+// kills the process rather than panicking. The SEGs that [Write] produces nest 4
+// levels deep.
+const maxSequenceDepth = 32
+
 // checkElementLengths walks the element headers of a DICOM Part 10 file and rejects
-// any defined value length that runs past the end of the file, and transfer syntaxes
-// other than implicit and explicit VR little endian and their compressed variants.
+// any defined value length that runs past the end of the file, sequences nested more
+// than maxSequenceDepth levels deep, and transfer syntaxes other than implicit and
+// explicit VR little endian and their compressed variants.
 //
 // github.com/suyashkumar/dicom v1.1.0 allocates a value's full length before it
 // reads it, so a corrupt length such as 0xFFFFFFF0 would cost gigabytes of memory
@@ -65,6 +73,8 @@ type lengthWalker struct {
 	content  []byte
 	pos      int
 	explicit bool
+	// depth is the number of sequences that enclose pos.
+	depth int
 }
 
 // next reads one element header.
@@ -148,6 +158,13 @@ func (w *lengthWalker) walkDataset(end int, inItem bool) error {
 
 // walkSequence checks the items of a sequence with a defined or undefined length.
 func (w *lengthWalker) walkSequence(h elementHeader) error {
+	if w.depth >= maxSequenceDepth {
+		return fmt.Errorf("sequence %s at byte %d is nested %d levels deep, but at most %d levels are read: %w",
+			elementName(h.tag), w.pos, w.depth+1, maxSequenceDepth, ErrUnsupported)
+	}
+	w.depth++
+	defer func() { w.depth-- }()
+
 	if h.length == undefinedLength {
 		return w.walkItems(false)
 	}
