@@ -147,20 +147,31 @@ func (l Layers) Segments() []Segment {
 }
 
 // LayersFromSegments matches segments to layers by label. Kidney, protruded region
-// and tumor must be present; the base network tumor is optional.
+// and tumor must be present; the base network tumor is optional. Two segments with
+// the label of one layer are an error, because only one of them could be kept.
+// Segments with other labels are ignored.
 func LayersFromSegments(segments []Segment) (Layers, error) {
 	var l Layers
+	layerSegment := make(map[string]int)
 	for _, s := range segments {
+		var layer **volume.Mask
 		switch s.Label {
 		case LabelKidney:
-			l.Kidney = s.Mask
+			layer = &l.Kidney
 		case LabelProtrusion:
-			l.Protrusion = s.Mask
+			layer = &l.Protrusion
 		case LabelTumor:
-			l.Tumor = s.Mask
+			layer = &l.Tumor
 		case LabelBaseTumor:
-			l.BaseTumor = s.Mask
+			layer = &l.BaseTumor
+		default:
+			continue
 		}
+		if first, dup := layerSegment[s.Label]; dup {
+			return Layers{}, fmt.Errorf("seg: segments %d and %d both have SegmentLabel %q, but each Protrude layer comes from one segment, so relabel or remove one of them", first, s.Number, s.Label)
+		}
+		layerSegment[s.Label] = s.Number
+		*layer = s.Mask
 	}
 	for _, required := range []struct {
 		label string

@@ -458,3 +458,33 @@ func TestReadRejectsBigEndian(t *testing.T) {
 		t.Errorf("decode of a big endian SEG: error %v, want ErrUnsupported naming TransferSyntaxUID (0002,0010)", err)
 	}
 }
+
+func TestLayersFromSegmentsRejectsDuplicateLabel(t *testing.T) {
+	g := volume.Grid{Size: [3]int{2, 2, 2}, SpacingMM: volume.Vec3{1, 1, 1}, AxesLPS: volume.IdentityAxesLPS}
+	segments := Layers{Kidney: volume.NewMask(g), Protrusion: volume.NewMask(g), Tumor: volume.NewMask(g), BaseTumor: volume.NewMask(g)}.Segments()
+	segments[3].Label = LabelTumor
+
+	_, err := LayersFromSegments(segments)
+	if err == nil {
+		t.Fatalf("LayersFromSegments with segments 3 and 4 labelled %q: no error", LabelTumor)
+	}
+	for _, want := range []string{"segments 3 and 4", `"Tumor"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("LayersFromSegments with segments 3 and 4 labelled %q: error %q does not contain %q", LabelTumor, err, want)
+		}
+	}
+}
+
+func TestLayersFromSegmentsIgnoresOtherLabels(t *testing.T) {
+	g := volume.Grid{Size: [3]int{2, 2, 2}, SpacingMM: volume.Vec3{1, 1, 1}, AxesLPS: volume.IdentityAxesLPS}
+	segments := Layers{Kidney: volume.NewMask(g), Protrusion: volume.NewMask(g), Tumor: volume.NewMask(g)}.Segments()
+	segments = append(segments, Segment{Number: 4, Label: "Cyst", Mask: volume.NewMask(g)}, Segment{Number: 5, Label: "Cyst", Mask: volume.NewMask(g)})
+
+	l, err := LayersFromSegments(segments)
+	if err != nil {
+		t.Fatalf("LayersFromSegments with two segments labelled \"Cyst\": %v, want no error", err)
+	}
+	if l.Tumor != segments[2].Mask {
+		t.Errorf("LayersFromSegments: Tumor layer is not segment 3's mask")
+	}
+}
