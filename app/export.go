@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
@@ -142,14 +141,15 @@ func (ui *viewerUI) isNetworkOutput(n int, m *volume.Mask) bool {
 	return want != nil && len(want) == len(m.Labels) && !labelsDiffer(m.Labels, want)
 }
 
-// defaultExportDir suggests a folder next to the scan, named after it.
-func defaultExportDir(st *study) string {
+// defaultOutputDir suggests a folder next to the scan, named after it with suffix,
+// or in the home folder for the demo case.
+func defaultOutputDir(st *study, suffix string) string {
 	if st.Demo {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return "protrude-demo-masks"
+			return "protrude-demo" + suffix
 		}
-		return filepath.Join(home, "protrude-demo-masks")
+		return filepath.Join(home, "protrude-demo"+suffix)
 	}
 	base := filepath.Base(filepath.Clean(st.Path))
 	for _, ext := range []string{".nii.gz", ".nii"} {
@@ -158,7 +158,7 @@ func defaultExportDir(st *study) string {
 			break
 		}
 	}
-	return filepath.Join(filepath.Dir(filepath.Clean(st.Path)), base+"-masks")
+	return filepath.Join(filepath.Dir(filepath.Clean(st.Path)), base+suffix)
 }
 
 // exportMasksDialog asks for the format and the folder, then writes the masks.
@@ -175,48 +175,25 @@ func (ui *viewerUI) exportMasksDialog() {
 	formatRadio := widget.NewRadioGroup(options, nil)
 	formatRadio.Required = true
 	formatRadio.SetSelected(options[len(options)-1])
-	folder := widget.NewEntry()
-	folder.SetText(defaultExportDir(st))
-	choose := widget.NewButton("Choose…", func() {
-		d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
-			if err == nil && l != nil {
-				folder.SetText(l.Path())
-			}
-		}, ui.win)
-		d.Resize(fyne.NewSize(900, 640))
-		d.Show()
-	})
-	note := widget.NewLabel("DICOM SEG needs a scan opened from a DICOM folder.")
+	note := "DICOM SEG needs a scan opened from a DICOM folder."
 	if st.Series != nil {
-		note.SetText("The SEG refers to the open DICOM series.")
+		note = "The SEG refers to the open DICOM series."
 	}
-	items := []*widget.FormItem{
-		widget.NewFormItem("Format", formatRadio),
-		widget.NewFormItem("Folder", container.NewBorder(nil, nil, nil, choose, folder)),
-		widget.NewFormItem("", note),
-	}
-	d := dialog.NewForm("Export masks", "Export", "Cancel", items, func(ok bool) {
-		if !ok {
-			return
-		}
-		format := formatNIfTI
-		for f, label := range exportFormatLabels {
-			if label == formatRadio.Selected {
-				format = f
+	ui.folderForm("Export masks", "Export", defaultOutputDir(st, "-masks"),
+		[]*widget.FormItem{widget.NewFormItem("Format", formatRadio)}, note,
+		func(dir string) {
+			format := formatNIfTI
+			for f, label := range exportFormatLabels {
+				if label == formatRadio.Selected {
+					format = f
+				}
 			}
-		}
-		ui.confirmExport(strings.TrimSpace(folder.Text), format)
-	}, ui.win)
-	d.Resize(fyne.NewSize(720, 300))
-	d.Show()
+			ui.confirmExport(dir, format)
+		})
 }
 
 // confirmExport asks before replacing mask files that dir already holds, then exports.
 func (ui *viewerUI) confirmExport(dir, format string) {
-	if dir == "" {
-		ui.showError("Export masks", errors.New("the folder is empty; enter or choose one"))
-		return
-	}
 	set, err := ui.captureMaskSet()
 	if err != nil {
 		ui.showError("Export masks", err)

@@ -92,6 +92,9 @@ type viewerUI struct {
 	savedChanges uint64
 	// changesAfterRun is changeCount just after the last run showed its result.
 	changesAfterRun uint64
+	// sessionDir is the session folder the open scan was opened from or last saved
+	// to, where Save session writes without asking, or "".
+	sessionDir string
 	// unsavedRecovery marks a session recovered after a crash, which no saved
 	// session contains, so quitting needs a confirmation even before any new change.
 	unsavedRecovery bool
@@ -243,7 +246,7 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	ui.registerEditShortcuts()
 	ui.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierControl},
 		func(fyne.Shortcut) { ui.startRerun() })
-	ui.win.Canvas().AddShortcut(saveSessionShortcut, func(fyne.Shortcut) { ui.saveSessionDialog() })
+	ui.win.Canvas().AddShortcut(saveSessionShortcut, func(fyne.Shortcut) { ui.saveSession() })
 	ui.win.Canvas().AddShortcut(exportMasksShortcut, func(fyne.Shortcut) { ui.exportMasksDialog() })
 	if dc, ok := ui.win.Canvas().(desktop.Canvas); ok {
 		// Scroll events carry no modifiers, so the views learn about Ctrl from here.
@@ -551,6 +554,7 @@ func (ui *viewerUI) showStudy(st *study) {
 	ui.views.SetVolume(st.CT, ui.layers)
 	ui.resetEdits()
 	ui.savedChanges, ui.unsavedRecovery = ui.changeCount(), false
+	ui.sessionDir = ""
 	ui.refreshLesions()
 	ui.windowSel.SetSelected(viewer.AbdomenWindow.String())
 	if ui.startSlice > 0 {

@@ -436,3 +436,47 @@ func TestOpenMasksRealDICOMSEG(t *testing.T) {
 		t.Error("a SEG without a base tumor segment gave the base tumor layer a mask")
 	}
 }
+
+// TestSaveSessionIntoItsOwnFolder checks that Save session (Ctrl+S) writes a session
+// that was opened from a folder back into that folder, without a dialog, and that a
+// scan opened afterwards forgets the folder.
+func TestSaveSessionIntoItsOwnFolder(t *testing.T) {
+	dir := t.TempDir()
+	saved := editedTestSession(t, dir)
+	snap, err := saved.captureSession(func(int, *volume.Mask) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessionDir := filepath.Join(dir, "review.protrude")
+	if err := saveSession(sessionDir, snap); err != nil {
+		t.Fatal(err)
+	}
+
+	ui := newSessionTestUI(t, saved.study.Path)
+	if err := ui.openSession(sessionDir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the session to open", func() bool {
+		var done bool
+		fyne.DoAndWait(func() { done = ui.sessionDir == sessionDir })
+		return done
+	})
+	// Reject the accepted lesion, then save with no folder given.
+	fyne.DoAndWait(func() {
+		ui.selectLesion(1)
+		ui.setLesionStatus(lesions.Rejected)
+		ui.saveSession()
+	})
+	if n := len(ui.win.Canvas().Overlays().List()); n != 0 {
+		t.Errorf("Save session opened %d dialogs for a session with a folder, want none", n)
+	}
+	waitFor(t, "the save into the session's own folder", func() bool {
+		ls, err := loadSession(sessionDir)
+		return err == nil && ls.lesions != nil && len(ls.lesions.Lesions) == 2 && ls.lesions.Lesions[1].Status == lesions.Rejected
+	})
+
+	fyne.DoAndWait(func() { ui.showStudy(ui.study) })
+	if ui.sessionDir != "" {
+		t.Errorf("after opening a scan, Save session still writes into %s", ui.sessionDir)
+	}
+}

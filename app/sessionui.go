@@ -7,21 +7,24 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
-	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/widget"
 
 	"protrude/volume"
 )
 
 // sessionMenuItems returns the File menu items for masks and sessions.
 func (ui *viewerUI) sessionMenuItems() []*fyne.MenuItem {
-	save := fyne.NewMenuItem("Save session…", ui.saveSessionDialog)
+	save := fyne.NewMenuItem("Save session", ui.saveSession)
 	save.Shortcut = saveSessionShortcut
+	saveAs := fyne.NewMenuItem("Save session as…", ui.saveSessionAsDialog)
 	export := fyne.NewMenuItem("Export masks…", ui.exportMasksDialog)
 	export.Shortcut = exportMasksShortcut
 	return []*fyne.MenuItem{
@@ -29,6 +32,7 @@ func (ui *viewerUI) sessionMenuItems() []*fyne.MenuItem {
 		fyne.NewMenuItem("Open masks…", ui.askBeforeDiscarding("Opening masks", ui.unsavedWork, ui.openMasksDialog)),
 		fyne.NewMenuItem("Open session…", ui.askToOpen(ui.openSessionDialog)),
 		save,
+		saveAs,
 		export,
 	}
 }
@@ -59,7 +63,11 @@ func (ui *viewerUI) openSessionDialog() {
 // openSession loads the session at path, a session folder or its session.json, and
 // shows it. It runs off the UI goroutine.
 func (ui *viewerUI) openSession(path string) error {
-	fyne.Do(func() { ui.stageLabel.SetText("Opening session " + filepath.Base(path) + "…") })
+	var before *study
+	fyne.DoAndWait(func() {
+		before = ui.study
+		ui.stageLabel.SetText("Opening session " + filepath.Base(path) + "…")
+	})
 	start := time.Now()
 	ls, err := loadSession(path)
 	if err != nil {
@@ -68,39 +76,85 @@ func (ui *viewerUI) openSession(path string) error {
 	}
 	slog.Info("session opened", "dir", ls.dir, "layers", len(ls.masks), "duration", time.Since(start).Round(time.Millisecond))
 	fyne.Do(func() {
+		// A scan opened while the session loaded is newer work; it stays.
+		if ui.study != before {
+			slog.Info("session not shown, because another scan was opened meanwhile", "dir", ls.dir)
+			return
+		}
 		ui.applySession(ls)
+		ui.sessionDir = ls.dir
 		ui.savedChanges = ui.changeCount()
 		ui.stageLabel.SetText("Opened session " + ls.dir)
 	})
 	return nil
 }
 
-// saveSessionDialog shows a file save dialog and saves the session into a folder of
-// that name. The file save dialog creates an empty file of the name, which is replaced
-// by the folder.
-func (ui *viewerUI) saveSessionDialog() {
+// saveSession saves into the folder the session was opened from or last saved to,
+// without a dialog, and asks for a folder when there is none.
+func (ui *viewerUI) saveSession() {
+	if ui.study != nil && ui.sessionDir != "" {
+		ui.saveSessionTo(ui.sessionDir)
+		return
+	}
+	ui.saveSessionAsDialog()
+}
+
+// saveSessionAsDialog asks for a session folder and saves into it. A folder that
+// already holds a session is replaced after a confirmation.
+func (ui *viewerUI) saveSessionAsDialog() {
 	if ui.study == nil {
 		ui.showError("Save session", errors.New("open a scan first"))
 		return
 	}
-	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
-		if err != nil {
-			ui.showError("Save session failed", err)
+	dir := ui.sessionDir
+	if dir == "" {
+		dir = defaultOutputDir(ui.study, "-session.protrude")
+	}
+	ui.folderForm("Save session as", "Save", dir, nil,
+		"The masks, the lesion review and the view state go into this folder.",
+		func(dir string) {
+			if _, err := os.Lstat(filepath.Join(dir, sessionFileName)); err != nil || dir == ui.sessionDir {
+				ui.saveSessionTo(dir)
+				return
+			}
+			dialog.ShowConfirm("Replace session?", fmt.Sprintf("%s already holds a session.\nReplace it with this one?", dir),
+				func(ok bool) {
+					if ok {
+						ui.saveSessionTo(dir)
+					}
+				}, ui.win)
+		})
+}
+
+// folderForm shows a dialog that asks for a folder, with a text field that starts at
+// dir, a Choose… button and the extra items, and calls done with the folder.
+func (ui *viewerUI) folderForm(title, confirm, dir string, extra []*widget.FormItem, note string, done func(dir string)) {
+	folder := widget.NewEntry()
+	folder.SetText(dir)
+	choose := widget.NewButton("Choose…", func() {
+		d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+			if err == nil && l != nil {
+				folder.SetText(l.Path())
+			}
+		}, ui.win)
+		d.Resize(fyne.NewSize(900, 640))
+		d.Show()
+	})
+	items := append(extra,
+		widget.NewFormItem("Folder", container.NewBorder(nil, nil, nil, choose, folder)),
+		widget.NewFormItem("", widget.NewLabel(note)))
+	d := dialog.NewForm(title, confirm, "Cancel", items, func(ok bool) {
+		if !ok {
 			return
 		}
-		if w == nil {
+		dir := strings.TrimSpace(folder.Text)
+		if dir == "" {
+			ui.showError(title, errors.New("the folder is empty; enter or choose one"))
 			return
 		}
-		path := w.URI().Path()
-		w.Close()
-		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
-			os.Remove(path)
-		}
-		ui.saveSessionTo(path)
+		done(dir)
 	}, ui.win)
-	d.SetFileName("session.protrude")
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".protrude"}))
-	d.Resize(fyne.NewSize(900, 640))
+	d.Resize(fyne.NewSize(720, 260))
 	d.Show()
 }
 
@@ -126,6 +180,7 @@ func (ui *viewerUI) saveSessionTo(dir string) {
 			}
 			slog.Info("session saved", "dir", dir, "duration", time.Since(start).Round(time.Millisecond))
 			ui.stageLabel.SetText("Saved session " + dir)
+			ui.sessionDir = dir
 			// Changes made while the save was running are not in it, so their
 			// recovery data stays.
 			if ui.changeCount() == changesAtSnapshot {

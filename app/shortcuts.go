@@ -36,7 +36,7 @@ var shortcuts = []shortcut{
 	{"Ctrl+Z", "undo the last edit"},
 	{"Ctrl+Y, Ctrl+Shift+Z", "redo the last undone edit"},
 	{"Ctrl+R", "re-run the later networks after an edit: protuberance and fusion after a kidney edit, fusion after a protruded-region edit"},
-	{"Ctrl+S", "save the session: masks, lesion review and view state"},
+	{"Ctrl+S", "save the session into its folder (masks, lesion review, view state); File > Save session as… picks another"},
 	{"Ctrl+E", "export the masks as NIfTI files, a DICOM SEG or both"},
 }
 
