@@ -127,8 +127,8 @@ func TestRecoveryOffersCrashedSessionOnly(t *testing.T) {
 	if len(orphans) != 1 || orphans[0].dir != crashed {
 		t.Fatalf("found %d crashed sessions, want only %s", len(orphans), crashed)
 	}
-	if _, err := os.Stat(broken); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the unreadable recovery folder %s was kept (stat error %v)", broken, err)
+	if _, err := os.Stat(filepath.Join(broken, sessionFileName)); err != nil {
+		t.Errorf("the unreadable recovery folder %s was not kept: %v", broken, err)
 	}
 	// While this process decides, another one must not offer the same session.
 	if _, err := lockRecoveryFolder(crashed); !errors.Is(err, errRecoveryLocked) {

@@ -59,9 +59,11 @@ func (o *orphanSession) remove() {
 func (o *orphanSession) release() { o.lock.Close() }
 
 // findOrphanSessions returns the recovery folders in root that no running process
-// holds, newest first, each locked by this process. ownDir, this process's own folder,
-// is skipped. A folder without a readable session.json cannot be recovered: it is
-// removed and the reason logged. A missing root means there is nothing to recover.
+// holds and that this viewer can read, newest first, each locked by this process.
+// ownDir, this process's own folder, is skipped. A folder that cannot be read, such as
+// one whose session.json a newer Protrude wrote, is kept for a viewer that can read it.
+// It is not returned, and the reason is logged. Only an empty folder is removed. A
+// missing root means there is nothing to recover.
 func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -98,10 +100,16 @@ func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 			return orphans, err
 		}
 		o := &orphanSession{dir: dir, lock: lock}
-		file, _, err := readSessionFile(dir)
-		if err != nil {
-			slog.Warn("recovery data cannot be read and is removed", "dir", dir, "err", err)
+		file, err := readRecoveryFolder(dir)
+		if errors.Is(err, errEmptyRecoveryFolder) {
+			// A process that was killed before its first write finished leaves no edits.
+			slog.Info("empty recovery folder removed", "dir", dir)
 			o.remove()
+			continue
+		}
+		if err != nil {
+			slog.Warn("recovery data cannot be read by this viewer and is kept", "dir", dir, "err", err)
+			o.release()
 			continue
 		}
 		o.file = file
@@ -109,6 +117,26 @@ func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 	}
 	slices.SortFunc(orphans, func(a, b *orphanSession) int { return b.file.SavedAt.Compare(a.file.SavedAt) })
 	return orphans, nil
+}
+
+// errEmptyRecoveryFolder is returned by readRecoveryFolder for a folder without entries.
+var errEmptyRecoveryFolder = errors.New("the recovery folder is empty")
+
+// readRecoveryFolder reads the session.json of the recovery folder dir. It returns
+// errEmptyRecoveryFolder when dir contains no entries.
+func readRecoveryFolder(dir string) (*sessionFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list the recovery folder: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil, errEmptyRecoveryFolder
+	}
+	file, _, err := readSessionFile(dir)
+	if err != nil {
+		return nil, err
+	}
+	return file, nil
 }
 
 // offerRecovery looks for the recovery data of a crashed session. When there is some,

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// crashedTestSession autosaves an edited session, leaves a copy of its recovery folder
+// in root as a killed process would, and then exits the first process cleanly. It
+// returns the copy, whose name is name.
+func crashedTestSession(t *testing.T, root, name string) string {
+	t.Helper()
+	saved := editedTestSession(t, t.TempDir())
+	saved.enableAutosave(root)
+	saved.autosave.delay = time.Hour
+	autosaveAndWait(t, saved)
+	crashed := filepath.Join(root, name)
+	if err := os.CopyFS(crashed, os.DirFS(saved.autosave.dir)); err != nil {
+		t.Fatal(err)
+	}
+	saved.closeAutosave()
+	return crashed
+}
+
+// copyRecoveryFolder copies the recovery folder src to root/name and returns the copy.
+func copyRecoveryFolder(t *testing.T, src, root, name string) string {
+	t.Helper()
+	dst := filepath.Join(root, name)
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// editSessionJSON replaces the first old in dir's session.json with replacement, or
+// fails when session.json does not contain old.
+func editSessionJSON(t *testing.T, dir, old, replacement string) {
+	t.Helper()
+	path := filepath.Join(dir, sessionFileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	edited := strings.Replace(string(data), old, replacement, 1)
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// folderEntries returns the names of the entries in dir, or nil when it cannot be read.
+func folderEntries(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// checkOffered checks that orphans contains exactly the folders want, in that order, and
+// releases them.
+func checkOffered(t *testing.T, orphans []*orphanSession, want ...string) {
+	t.Helper()
+	var got []string
+	for _, o := range orphans {
+		got = append(got, o.dir)
+		o.release()
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("offered recovery folders %q, want %q", got, want)
+	}
+}
+
+func TestRecoveryScanKeepsUnreadableFolders(t *testing.T) {
+	source := crashedTestSession(t, t.TempDir(), "0-0")
+	cases := []struct {
+		name    string
+		corrupt func(t *testing.T, dir string)
+	}{
+		{"newer format version", func(t *testing.T, dir string) {
+			editSessionJSON(t, dir, `"version": 1,`, `"version": 2,`)
+		}},
+		{"unknown field", func(t *testing.T, dir string) {
+			editSessionJSON(t, dir, `"modelBundle": "test-bundle-1"`, `"modelBundle": "test-bundle-1", "comment": "x"`)
+		}},
+		{"invalid JSON", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, sessionFileName), []byte("{"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"masks without session.json", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, sessionFileName)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			valid := copyRecoveryFolder(t, source, root, "1-1")
+			broken := copyRecoveryFolder(t, source, root, "2-2")
+			c.corrupt(t, broken)
+			before := folderEntries(broken)
+
+			orphans, err := findOrphanSessions(root, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOffered(t, orphans, valid)
+			if after := folderEntries(broken); !slices.Equal(after, before) {
+				t.Errorf("the unreadable folder holds %q after the scan, want %q", after, before)
+			}
+			lock, err := lockRecoveryFolder(broken)
+			if err != nil {
+				t.Fatalf("the scan left the unreadable folder locked: %v", err)
+			}
+			lock.Close()
+		})
+	}
+}
+
+func TestRecoveryScanRemovesEmptyFolder(t *testing.T) {
+	root := t.TempDir()
+	valid := crashedTestSession(t, root, "1-1")
+	empty := filepath.Join(root, "2-2")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(empty+".lock", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	orphans, err := findOrphanSessions(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOffered(t, orphans, valid)
+	for _, path := range []string{empty, empty + ".lock"} {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there after the scan (stat error %v)", path, err)
+		}
+	}
+}
