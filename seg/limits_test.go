@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"protrude/volume"
 )
 
 // syntheticSEG writes the default synthetic series and returns its source and the
@@ -102,5 +105,46 @@ func TestReadNamesFileOfDeepSequence(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), path) {
 		t.Errorf("Read of a SEG with %d nested sequences: error %q does not name the file %s", maxSequenceDepth+1, err, path)
+	}
+}
+
+// manySegments returns count segments on g, each with one voxel set on slice
+// n mod Size[2], so that every segment has a frame.
+func manySegments(g volume.Grid, count int) []Segment {
+	segments := make([]Segment, count)
+	for n := range segments {
+		mask := volume.NewMask(g)
+		mask.Labels[g.Offset(0, 0, n%g.Size[2])] = 1
+		segments[n] = Segment{Number: n + 1, Label: fmt.Sprintf("Segment %d", n+1), Mask: mask}
+	}
+	return segments
+}
+
+func TestReadSegmentCount(t *testing.T) {
+	seriesDir := t.TempDir()
+	defaultSeries().write(t, seriesDir)
+	src := readSeries(t, seriesDir)
+
+	for _, count := range []int{maxSegments, maxSegments + 1} {
+		content, err := encodeSegmentation(src, manySegments(src.Grid, count), WriteOptions{SoftwareVersion: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decode(content, src)
+		if count <= maxSegments {
+			if err != nil {
+				t.Errorf("decode with %d segments: %v, want no error", count, err)
+			} else if len(got) != count {
+				t.Errorf("decode with %d segments: read %d segments", count, len(got))
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("decode with %d segments: error %v, want ErrUnsupported", count, err)
+		}
+		want := fmt.Sprintf("SegmentSequence (0062,0002) has %d items, but at most %d", count, maxSegments)
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("decode with %d segments: error %q does not contain %q", count, err, want)
+		}
 	}
 }

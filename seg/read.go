@@ -46,7 +46,7 @@ func decode(content []byte, src *Source) ([]Segment, error) {
 	if err := checkHeader(&ds, src); err != nil {
 		return nil, err
 	}
-	segments, numbers, err := readSegmentSequence(&ds, src.Grid)
+	segments, numbers, err := readSegmentSequence(&ds)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +57,12 @@ func decode(content []byte, src *Source) ([]Segment, error) {
 	pixels, err := pixelData(&ds, len(frames)*src.Grid.Size[0]*src.Grid.Size[1])
 	if err != nil {
 		return nil, err
+	}
+
+	// Masks are allocated only once the whole file has been checked, so a file that
+	// is rejected costs no mask memory.
+	for n := range segments {
+		segments[n].Mask = volume.NewMask(src.Grid)
 	}
 	unpackFrames(pixels, frames, segments, src.Grid)
 	return segments, nil
@@ -127,15 +133,25 @@ func checkHeader(ds *dicom.Dataset, src *Source) error {
 	return nil
 }
 
-// readSegmentSequence returns one empty segment per SegmentSequence item and a map
-// from segment number to index.
-func readSegmentSequence(ds *dicom.Dataset, g volume.Grid) ([]Segment, map[int]int, error) {
+// maxSegments is the largest number of SegmentSequence items that [Read] accepts.
+// Each segment gets a one-byte-per-voxel mask of the whole grid, 78.6 MB on a
+// 512×512×300 CT, so the limit bounds the memory that a small file can request. The
+// standard allows 65535 segments, and TotalSegmentator v2's default task has 117.
+const maxSegments = 1000
+
+// readSegmentSequence returns one segment without a mask per SegmentSequence item
+// and a map from segment number to index.
+func readSegmentSequence(ds *dicom.Dataset) ([]Segment, map[int]int, error) {
 	items, err := sequenceItems(ds.Elements, tag.SegmentSequence)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(items) == 0 {
 		return nil, nil, fmt.Errorf("%s is missing or empty: %w", elementName(tag.SegmentSequence), ErrMalformed)
+	}
+	if len(items) > maxSegments {
+		return nil, nil, fmt.Errorf("%s has %d items, but at most %d segments are read: %w",
+			elementName(tag.SegmentSequence), len(items), maxSegments, ErrUnsupported)
 	}
 	segments := make([]Segment, len(items))
 	numbers := make(map[int]int, len(items))
@@ -155,7 +171,6 @@ func readSegmentSequence(ds *dicom.Dataset, g volume.Grid) ([]Segment, map[int]i
 			Description:   itemString(item, tag.SegmentDescription),
 			Category:      itemCode(item, tag.SegmentedPropertyCategoryCodeSequence),
 			Type:          itemCode(item, tag.SegmentedPropertyTypeCodeSequence),
-			Mask:          volume.NewMask(g),
 			AlgorithmType: itemString(item, tag.SegmentAlgorithmType),
 		}
 	}

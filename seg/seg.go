@@ -40,8 +40,9 @@
 //
 // The writer takes single-frame source images that all belong to one series. The
 // reader handles BINARY segmentations in implicit or explicit VR little endian. It
-// rejects other transfer syntaxes, compressed pixel data and FRACTIONAL and LABELMAP
-// segmentations with [ErrUnsupported].
+// rejects other transfer syntaxes, compressed pixel data, FRACTIONAL and LABELMAP
+// segmentations, more than 1000 segments and sequences nested more than 32 levels
+// deep with [ErrUnsupported].
 package seg
 
 import (
