@@ -21,7 +21,7 @@ func reopenExport(t *testing.T, scan, dir, name string) *viewerUI {
 	t.Helper()
 	ui := newSessionTestUI(t, scan)
 	path := filepath.Join(dir, name)
-	masks, err := readMasksFor(path, ui.study)
+	masks, err := readMasksFor(path, ui.study, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,10 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/widget"
 
 	"protrude/lesions"
 	"protrude/metrics"
@@ -30,18 +32,53 @@ var layerOfMaskFile = map[string]string{
 	"base_tumor": overlays.BaseTumorName,
 }
 
+// maskReading says how the values of a NIfTI mask file become layers.
+type maskReading int
+
+const (
+	// readAsProtrudeLabelMap: 1 kidney, 2 protruded region, 3 tumor, as labels.nii.gz.
+	readAsProtrudeLabelMap maskReading = iota
+	// readAsKiTSLabelMap: the KiTS labels 1 kidney, 2 tumor, 3 cyst. The kidney layer
+	// gets every label from 1 up, as protrude eval reads KiTS, and the tumor layer 2.
+	readAsKiTSLabelMap
+	// readAsLayer: every nonzero voxel goes into one layer.
+	readAsLayer
+)
+
+// maskChoice is how the user chose to read a NIfTI file that Protrude did not write.
+type maskChoice struct {
+	reading maskReading
+	// layer is the layer name for readAsLayer.
+	layer string
+}
+
+// unknownMaskFileError reports a NIfTI file that is neither a per-layer file nor a
+// label map that Protrude wrote, so the user must say how to read it.
+type unknownMaskFileError struct {
+	path string
+	// values are the distinct nonzero values in the file, in increasing order.
+	values []uint8
+}
+
+func (e *unknownMaskFileError) Error() string {
+	return fmt.Sprintf("open masks %s: the file is not a mask that Protrude wrote (its values are %v), so say how to read it", e.path, e.values)
+}
+
 // readMasksFor reads the masks in the file at path for the scan st and returns them by
 // layer name. The file is one of:
 //
 //   - a per-layer NIfTI file named kidney, protrusion, tumor or base_tumor (.nii or
-//     .nii.gz), which fills that layer;
-//   - any other NIfTI file, read as a label map such as labels.nii.gz (0 background,
-//     1 kidney, 2 protruded region, 3 tumor), which fills three disjoint layers;
-//   - a DICOM SEG (.dcm) that protrude segment wrote for the scan's DICOM series.
+//     .nii.gz) with the values 0 and 1, which fills that layer;
+//   - a label map that Protrude wrote, such as labels.nii.gz (0 background, 1 kidney,
+//     2 protruded region, 3 tumor; its descrip says so), which fills three disjoint
+//     layers;
+//   - a DICOM SEG (.dcm) with Protrude's segment labels, on the scan's DICOM series;
+//   - any other NIfTI file, read as choice says. With a nil choice it returns an
+//     *unknownMaskFileError, which lists the file's values for the question.
 //
 // Every mask must lie on the scan's grid; the error names both files and the
 // difference. It runs off the UI goroutine.
-func readMasksFor(path string, st *study) (map[string]*volume.Mask, error) {
+func readMasksFor(path string, st *study, choice *maskChoice) (map[string]*volume.Mask, error) {
 	lower := strings.ToLower(filepath.Base(path))
 	if strings.HasSuffix(lower, ".dcm") {
 		return readSEGFor(path, st)
@@ -54,26 +91,93 @@ func readMasksFor(path string, st *study) (map[string]*volume.Mask, error) {
 		return nil, fmt.Errorf("open masks %s: not a NIfTI file (.nii, .nii.gz) or a DICOM SEG (.dcm)", path)
 	}
 
-	masks := map[string]*volume.Mask{}
-	if name, ok := layerOfMaskFile[stem]; ok {
-		m, _, err := nifti.ReadMask(path)
-		if err != nil {
-			return nil, err
+	raw, h, err := nifti.ReadMask(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := metrics.CheckSameGrid(raw.Grid, st.CT.Grid); err != nil {
+		return nil, fmt.Errorf("open masks %s: the masks do not fit the open scan %s: %w", path, st.Path, err)
+	}
+	layer, perLayer := layerOfMaskFile[stem]
+	switch {
+	case choice != nil:
+	case perLayer:
+		if n, v := firstValueAbove(raw, 1); n >= 0 {
+			i, j, k := raw.Index(n)
+			return nil, fmt.Errorf("open masks %s: voxel (%d, %d, %d) has the value %d, but a per-layer file like %s holds only 0 and 1; if it is a label map, give it another name and choose how to read it",
+				path, i, j, k, v, filepath.Base(path))
 		}
-		masks[name] = m
-	} else {
-		l, _, err := seg.ReadLabelMap(path)
+		choice = &maskChoice{reading: readAsLayer, layer: layer}
+	case h.Descrip == seg.LabelMapDescription:
+		choice = &maskChoice{reading: readAsProtrudeLabelMap}
+	default:
+		return nil, &unknownMaskFileError{path: path, values: distinctValues(raw)}
+	}
+	return splitMaskFile(path, raw, *choice)
+}
+
+// splitMaskFile turns the values of raw into layers as choice says.
+func splitMaskFile(path string, raw *volume.Mask, choice maskChoice) (map[string]*volume.Mask, error) {
+	masks := map[string]*volume.Mask{}
+	switch choice.reading {
+	case readAsProtrudeLabelMap:
+		l, err := seg.SplitLabels(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w\nA NIfTI file not named kidney, protrusion, tumor or base_tumor is read as a label map with the values 0 to 3", err)
+			return nil, fmt.Errorf("open masks %s as a Protrude label map: %w", path, err)
 		}
 		masks[overlays.KidneyName], masks[overlays.ProtrusionName], masks[overlays.TumorName] = l.Kidney, l.Protrusion, l.Tumor
-	}
-	for _, m := range masks {
-		if err := metrics.CheckSameGrid(m.Grid, st.CT.Grid); err != nil {
-			return nil, fmt.Errorf("open masks %s: the masks do not fit the open scan %s: %w", path, st.Path, err)
+	case readAsKiTSLabelMap:
+		kidney, tumor := volume.NewMask(raw.Grid), volume.NewMask(raw.Grid)
+		for n, v := range raw.Labels {
+			switch {
+			case v == 0:
+			case v <= 3:
+				kidney.Labels[n] = 1
+				if v == 2 {
+					tumor.Labels[n] = 1
+				}
+			default:
+				i, j, k := raw.Index(n)
+				return nil, fmt.Errorf("open masks %s as a KiTS label map: voxel (%d, %d, %d) has the value %d, but KiTS uses only 0 to 3", path, i, j, k, v)
+			}
 		}
+		masks[overlays.KidneyName], masks[overlays.TumorName] = kidney, tumor
+	case readAsLayer:
+		m := volume.NewMask(raw.Grid)
+		for n, v := range raw.Labels {
+			if v != 0 {
+				m.Labels[n] = 1
+			}
+		}
+		masks[choice.layer] = m
 	}
 	return masks, nil
+}
+
+// firstValueAbove returns the offset and value of the first voxel of m above limit,
+// or -1 when there is none.
+func firstValueAbove(m *volume.Mask, limit uint8) (int, uint8) {
+	for n, v := range m.Labels {
+		if v > limit {
+			return n, v
+		}
+	}
+	return -1, 0
+}
+
+// distinctValues returns the distinct nonzero values of m in increasing order.
+func distinctValues(m *volume.Mask) []uint8 {
+	var seen [256]bool
+	for _, v := range m.Labels {
+		seen[v] = true
+	}
+	var values []uint8
+	for v := 1; v < 256; v++ {
+		if seen[v] {
+			values = append(values, uint8(v))
+		}
+	}
+	return values
 }
 
 // readSEGFor reads a DICOM SEG whose segments are Protrude's layers, placing its
@@ -119,33 +223,37 @@ func (ui *viewerUI) openMasksDialog() {
 		}
 		path := r.URI().Path()
 		r.Close()
-		go ui.openMasks(path)
+		go ui.openMasks(path, nil)
 	}, ui.win)
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".nii", ".gz", ".dcm"}))
 	d.Resize(fyne.NewSize(900, 640))
 	d.Show()
 }
 
-// openMasks reads the masks at path onto the open scan and shows them. It runs off the
-// UI goroutine.
-func (ui *viewerUI) openMasks(path string) {
+// openMasks reads the masks at path onto the open scan and shows them. For a NIfTI
+// file that Protrude did not write, it asks how to read the file, with choice nil, and
+// then reads it again with the answer. It runs off the UI goroutine.
+func (ui *viewerUI) openMasks(path string, choice *maskChoice) {
 	var st *study
 	fyne.DoAndWait(func() { st = ui.study })
 	if st == nil {
 		return
 	}
-	masks, err := readMasksFor(path, st)
+	masks, err := readMasksFor(path, st, choice)
 	var review *lesions.Table
 	var reviewErr error
 	if err == nil {
 		review, reviewErr = readReviewFor(path, masks[overlays.TumorName], st)
 	}
+	var unknown *unknownMaskFileError
 	fyne.Do(func() {
 		switch {
-		case err != nil:
-			ui.showError("Open masks", err)
 		case ui.study != st:
 			slog.Info("masks not shown, because another scan was opened meanwhile", "file", path)
+		case errors.As(err, &unknown):
+			ui.askMaskReading(unknown)
+		case err != nil:
+			ui.showError("Open masks", err)
 		default:
 			ui.showMasksWithReview(masks, review, path)
 			if reviewErr != nil {
@@ -153,6 +261,51 @@ func (ui *viewerUI) openMasks(path string) {
 			}
 		}
 	})
+}
+
+// askMaskReading asks how to read a NIfTI file that Protrude did not write, and opens
+// it that way. It runs on the UI goroutine.
+func (ui *viewerUI) askMaskReading(e *unknownMaskFileError) {
+	choices := []struct {
+		label  string
+		choice maskChoice
+	}{
+		{"Protrude label map: 1 kidney, 2 protruded region, 3 tumor", maskChoice{reading: readAsProtrudeLabelMap}},
+		{"KiTS label map: 1 kidney, 2 tumor, 3 cyst (kidney layer: 1 to 3)", maskChoice{reading: readAsKiTSLabelMap}},
+	}
+	for _, l := range ui.layers {
+		choices = append(choices, struct {
+			label  string
+			choice maskChoice
+		}{"One layer, every nonzero voxel: " + l.Name, maskChoice{reading: readAsLayer, layer: l.Name}})
+	}
+	labels := make([]string, len(choices))
+	for n, c := range choices {
+		labels[n] = c.label
+	}
+	radio := widget.NewRadioGroup(labels, nil)
+	radio.Required = true
+	radio.SetSelected(labels[0])
+	values := make([]string, len(e.values))
+	for n, v := range e.values {
+		values[n] = fmt.Sprint(v)
+	}
+	text := widget.NewLabel(fmt.Sprintf("%s was not written by Protrude. Its voxel values other than 0 are %s.\nThe layers it fills replace those shown now.",
+		filepath.Base(e.path), strings.Join(values, ", ")))
+	text.Wrapping = fyne.TextWrapWord
+	d := dialog.NewCustomConfirm("How should this file be read?", "Open", "Cancel", container.NewVBox(text, radio), func(ok bool) {
+		if !ok {
+			return
+		}
+		for _, c := range choices {
+			if c.label == radio.Selected {
+				choice := c.choice
+				go ui.openMasks(e.path, &choice)
+			}
+		}
+	}, ui.win)
+	d.Resize(fyne.NewSize(640, 420))
+	d.Show()
 }
 
 // readReviewFor reads the lesion review in lesions.json next to the masks file at

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -303,7 +305,20 @@ func TestOpenMasksChecksGrid(t *testing.T) {
 	labels := volume.NewMask(sessionTestGrid)
 	labels.Labels[0], labels.Labels[1], labels.Labels[2] = 1, 2, 3
 	labelsPath := filepath.Join(dir, "labels.nii.gz")
-	if err := nifti.WriteMask(labelsPath, labels, nifti.WriteOptions{}); err != nil {
+	if err := nifti.WriteMask(labelsPath, labels, nifti.WriteOptions{Description: seg.LabelMapDescription}); err != nil {
+		t.Fatal(err)
+	}
+	// The same values without Protrude's description, as another tool writes them.
+	foreignPath := filepath.Join(dir, "segmentation.nii.gz")
+	if err := nifti.WriteMask(foreignPath, labels, nifti.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A per-layer name on a file with more values than 0 and 1.
+	notBinaryPath := filepath.Join(dir, "sub", "tumor.nii.gz")
+	if err := os.MkdirAll(filepath.Dir(notBinaryPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := nifti.WriteMask(notBinaryPath, labels, nifti.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	shifted := sessionTestGrid
@@ -313,7 +328,7 @@ func TestOpenMasksChecksGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	masks, err := readMasksFor(tumorPath, ui.study)
+	masks, err := readMasksFor(tumorPath, ui.study, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +341,7 @@ func TestOpenMasksChecksGrid(t *testing.T) {
 		t.Error("opening tumor.nii.gz gave the kidney layer a mask")
 	}
 
-	masks, err = readMasksFor(labelsPath, ui.study)
+	masks, err = readMasksFor(labelsPath, ui.study, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,11 +351,33 @@ func TestOpenMasksChecksGrid(t *testing.T) {
 		}
 	}
 
-	_, err = readMasksFor(otherPath, ui.study)
+	// A file that Protrude did not write needs the user's choice: KiTS labels put every
+	// labelled voxel into the kidney and label 2 into the tumor.
+	_, err = readMasksFor(foreignPath, ui.study, nil)
+	var unknown *unknownMaskFileError
+	if !errors.As(err, &unknown) || !slices.Equal(unknown.values, []uint8{1, 2, 3}) {
+		t.Errorf("label map without Protrude's descrip: error %v, want an unknownMaskFileError with the values [1 2 3]", err)
+	}
+	masks, err = readMasksFor(foreignPath, ui.study, &maskChoice{reading: readAsKiTSLabelMap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if countVoxels(masks[overlays.KidneyName]) != 3 || countVoxels(masks[overlays.TumorName]) != 1 || masks[overlays.TumorName].Labels[1] == 0 {
+		t.Errorf("KiTS reading: kidney %d voxels and tumor %d, want 3 and 1 (voxel 1)", countVoxels(masks[overlays.KidneyName]), countVoxels(masks[overlays.TumorName]))
+	}
+	if _, ok := masks[overlays.ProtrusionName]; ok {
+		t.Error("KiTS reading filled the protruded-region layer")
+	}
+	_, err = readMasksFor(notBinaryPath, ui.study, nil)
+	if err == nil || !strings.Contains(err.Error(), "(1, 0, 0) has the value 2") {
+		t.Errorf("tumor.nii.gz with the values 1 to 3: error %v, want one naming voxel (1, 0, 0) and the value 2", err)
+	}
+
+	_, err = readMasksFor(otherPath, ui.study, nil)
 	if err == nil || !strings.Contains(err.Error(), otherPath) || !strings.Contains(err.Error(), "do not fit the open scan") {
 		t.Errorf("mask on a shifted grid: error %v, want one naming %s and the grid mismatch", err, otherPath)
 	}
-	_, err = readMasksFor(filepath.Join(dir, "seg.dcm"), ui.study)
+	_, err = readMasksFor(filepath.Join(dir, "seg.dcm"), ui.study, nil)
 	if err == nil || !strings.Contains(err.Error(), "not a DICOM series") {
 		t.Errorf("SEG on a NIfTI scan: error %v, want one saying the scan is not a DICOM series", err)
 	}
@@ -370,8 +407,14 @@ func TestOpenMasksRealKidneyMask(t *testing.T) {
 	maskPath := sharedData(t, "real_ncct/torso_ncct_3mm_kidneys_pseudo.nii.gz")
 	ui := newSessionTestUI(t, scan)
 
-	// The file is not named after a layer, so it is read as a label map whose 1 is kidney.
-	masks, err := readMasksFor(maskPath, ui.study)
+	// Another tool wrote the file, so the viewer asks how to read it; the answer here
+	// is the kidney layer.
+	_, err := readMasksFor(maskPath, ui.study, nil)
+	var unknown *unknownMaskFileError
+	if !errors.As(err, &unknown) || !slices.Equal(unknown.values, []uint8{1}) {
+		t.Fatalf("pseudo kidney mask without a choice: error %v, want an unknownMaskFileError with the values [1]", err)
+	}
+	masks, err := readMasksFor(maskPath, ui.study, &maskChoice{reading: readAsLayer, layer: overlays.KidneyName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,10 +427,8 @@ func TestOpenMasksRealKidneyMask(t *testing.T) {
 	if ml := maskVolumeML(kidney); ml < 300 || ml > 360 {
 		t.Errorf("kidney layer %.1f mL, want about 330 mL", ml)
 	}
-	for _, name := range []string{overlays.ProtrusionName, overlays.TumorName} {
-		if m := masks[name]; m == nil || countVoxels(m) != 0 {
-			t.Errorf("layer %s from a kidney-only label map is not an empty mask", name)
-		}
+	if len(masks) != 1 {
+		t.Errorf("read into one layer, the file filled %v", keys(masks))
 	}
 }
 
@@ -420,7 +461,7 @@ func TestOpenMasksRealDICOMSEG(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	masks, err := readMasksFor(segPath, st)
+	masks, err := readMasksFor(segPath, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

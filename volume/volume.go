@@ -64,6 +64,11 @@ func (g Grid) NumVoxels() int { return g.Size[0] * g.Size[1] * g.Size[2] }
 // Offset returns the flat offset of the integer voxel index (i, j, k).
 func (g Grid) Offset(i, j, k int) int { return i + g.Size[0]*(j+g.Size[1]*k) }
 
+// Index returns the voxel index (i, j, k) of the flat offset, the inverse of Offset.
+func (g Grid) Index(offset int) (i, j, k int) {
+	return offset % g.Size[0], offset / g.Size[0] % g.Size[1], offset / (g.Size[0] * g.Size[1])
+}
+
 // Contains reports whether (i, j, k) is a valid integer voxel index.
 func (g Grid) Contains(i, j, k int) bool {
 	return i >= 0 && j >= 0 && k >= 0 && i < g.Size[0] && j < g.Size[1] && k < g.Size[2]
