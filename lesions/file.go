@@ -220,8 +220,8 @@ func decode(r io.Reader) (*fileTable, error) {
 	}
 	ids := make(map[int]bool)
 	for n, l := range f.Lesions {
-		if l.ID <= 0 {
-			return nil, fmt.Errorf("lesions[%d].id is %d, want > 0", n, l.ID)
+		if l.ID < 1 || l.ID > MaxID {
+			return nil, fmt.Errorf("lesions[%d].id is %d, want 1 to %d", n, l.ID, MaxID)
 		}
 		if ids[l.ID] {
 			return nil, fmt.Errorf("lesions[%d].id %d appears twice", n, l.ID)

@@ -54,9 +54,13 @@ func (s Status) Valid() bool {
 	return s == Unreviewed || s == Accepted || s == Rejected || s == Edited
 }
 
+// MaxID is the largest lesion ID. [Load] rejects larger IDs, and [Table.Update] never
+// hands one out, so that every table it makes can be saved and loaded again.
+const MaxID = 1_000_000_000
+
 // Lesion is one row of the lesion table.
 type Lesion struct {
-	// ID identifies the lesion across edits of the mask. It is positive.
+	// ID identifies the lesion across edits of the mask. It is from 1 to [MaxID].
 	ID int
 	// Status is the review status.
 	Status Status
@@ -116,6 +120,10 @@ func Measure(tumor *volume.Mask, ct *volume.Volume) (*Table, error) {
 // status. A component that overlaps a previous lesion but differs from it is Edited, and
 // a component with no overlap is a new, Unreviewed lesion.
 //
+// A new lesion gets an ID above every ID that the table has used, unless that would
+// exceed [MaxID]. Then it gets the smallest ID that no lesion of t or of the new table
+// has, so an ID of a lesion deleted earlier can come back.
+//
 // For a fresh review, such as after re-running the segmentation, call [Measure] instead.
 func (t *Table) Update(tumor *volume.Mask, ct *volume.Volume) (*Table, error) {
 	next, err := measure(tumor, ct)
@@ -152,11 +160,27 @@ func (t *Table) Update(tumor *volume.Mask, ct *volume.Volume) (*Table, error) {
 	for _, o := range overlaps {
 		partners[o.current] = append(partners[o.current], o)
 	}
+	var used map[int]bool
+	free := 1
 	for n := range next.Lesions {
 		l := &next.Lesions[n]
-		if l.ID == 0 {
+		switch {
+		case l.ID != 0:
+		case next.nextID <= MaxID:
 			l.ID = next.nextID
 			next.nextID++
+		default:
+			// Separate 26-connected components cannot share a 2×2×2 block of voxels,
+			// so on a real grid there are far fewer lesions than MaxID, and free
+			// stays below it.
+			if used == nil {
+				used = lesionIDs(t.Lesions, next.Lesions)
+			}
+			for used[free] {
+				free++
+			}
+			l.ID = free
+			used[free] = true
 		}
 		p := partners[n]
 		switch {
@@ -169,6 +193,19 @@ func (t *Table) Update(tumor *volume.Mask, ct *volume.Volume) (*Table, error) {
 		}
 	}
 	return next, nil
+}
+
+// lesionIDs returns the set of the nonzero IDs in tables.
+func lesionIDs(tables ...[]Lesion) map[int]bool {
+	ids := make(map[int]bool)
+	for _, lesions := range tables {
+		for _, l := range lesions {
+			if l.ID != 0 {
+				ids[l.ID] = true
+			}
+		}
+	}
+	return ids
 }
 
 // SetStatus sets the review status of the lesion with the given ID.

@@ -358,6 +358,51 @@ func TestSaveLoadKeepsStatus(t *testing.T) {
 	}
 }
 
+func TestLoadAtMaxIDKeepsIDsValid(t *testing.T) {
+	g := testGrid([3]int{12, 6, 3})
+	tumor := volume.NewMask(g)
+	ct := volume.NewVolume(g)
+	setBlock(tumor, [3]int{0, 0, 0}, [3]int{2, 2, 2}, 1)
+	setBlock(tumor, [3]int{5, 0, 0}, [3]int{7, 2, 2}, 1)
+	table, err := Measure(tumor, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table.Lesions[0].ID = MaxID
+	table.Lesions[1].ID = 1
+	path := filepath.Join(t.TempDir(), "lesions.json")
+	if err := table.Save(path); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two lesions drawn after the save need new IDs, but none is left above MaxID.
+	setBlock(tumor, [3]int{10, 0, 0}, [3]int{12, 2, 2}, 1)
+	setBlock(tumor, [3]int{0, 4, 2}, [3]int{1, 5, 3}, 1)
+	loaded, err := Load(path, tumor, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs := map[[3]int]int{{0, 0, 0}: MaxID, {5, 0, 0}: 1, {10, 0, 0}: 2, {0, 4, 2}: 3}
+	for voxel, want := range wantIDs {
+		n := loaded.LesionAt(voxel[0], voxel[1], voxel[2])
+		if n < 0 {
+			t.Errorf("no lesion at %v after load", voxel)
+			continue
+		}
+		if got := loaded.Lesions[n].ID; got != want {
+			t.Errorf("lesion at %v: ID %d, want %d", voxel, got, want)
+		}
+	}
+
+	// The table with the new IDs saves and loads again.
+	if err := loaded.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, tumor, ct); err != nil {
+		t.Errorf("reload of the saved table: %v", err)
+	}
+}
+
 func TestSaveLoadEmptyTable(t *testing.T) {
 	g := testGrid([3]int{4, 4, 4})
 	tumor := volume.NewMask(g)
@@ -402,6 +447,8 @@ func TestLoadRejectsMalformedFile(t *testing.T) {
 		{"zero grid size", `{"format":"protrude-lesions","version":1,"gridSize":[4,0,4]}`, "gridSize [4 0 4] is invalid"},
 		{"other grid size", `{"format":"protrude-lesions","version":1,"gridSize":[4,4,5]}`, "gridSize [4 4 5] differs"},
 		{"zero ID", lesion(`{"id":0,"status":"accepted","voxelCount":1,"runs":[0,1]}`), "lesions[0].id is 0"},
+		{"ID above MaxID", lesion(`{"id":1000000001,"status":"accepted","voxelCount":1,"runs":[0,1]}`), "lesions[0].id is 1000000001, want 1 to 1000000000"},
+		{"ID near the int64 maximum", lesion(`{"id":9223372036854775806,"status":"accepted","voxelCount":1,"runs":[0,1]}`), "lesions[0].id is 9223372036854775806"},
 		{"duplicate ID", lesion(`{"id":1,"status":"accepted","voxelCount":1,"runs":[0,1]},{"id":1,"status":"accepted","voxelCount":1,"runs":[5,1]}`), "lesions[1].id 1 appears twice"},
 		{"unknown status", lesion(`{"id":1,"status":"maybe","voxelCount":1,"runs":[0,1]}`), `lesions[0].status is "maybe"`},
 		{"zero voxel count", lesion(`{"id":1,"status":"edited","voxelCount":0,"runs":[]}`), "lesions[0].voxelCount is 0"},
