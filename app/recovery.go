@@ -122,8 +122,10 @@ func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 // errEmptyRecoveryFolder is returned by readRecoveryFolder for a folder without entries.
 var errEmptyRecoveryFolder = errors.New("the recovery folder is empty")
 
-// readRecoveryFolder reads the session.json of the recovery folder dir. It returns
-// errEmptyRecoveryFolder when dir contains no entries.
+// readRecoveryFolder reads the session.json of the recovery folder dir and checks with
+// stat that every file it names is a regular file, without opening those files. It
+// returns errEmptyRecoveryFolder when dir contains no entries. A FIFO or device file in
+// dir makes it return an error and never makes it wait.
 func readRecoveryFolder(dir string) (*sessionFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -132,11 +134,69 @@ func readRecoveryFolder(dir string) (*sessionFile, error) {
 	if len(entries) == 0 {
 		return nil, errEmptyRecoveryFolder
 	}
-	file, _, err := readSessionFile(dir)
+
+	file, err := readRecoverySessionFile(filepath.Join(dir, sessionFileName))
 	if err != nil {
 		return nil, err
 	}
+
+	// decodeSession accepts only the standard file names, such as kidney.nii.gz, so
+	// these paths stay inside dir.
+	for n, l := range file.Layers {
+		if l.File == "" {
+			continue
+		}
+		if err := checkRegularFile(filepath.Join(dir, l.File)); err != nil {
+			return nil, fmt.Errorf("layers[%d] (%s): %w", n, l.Name, err)
+		}
+	}
+	if file.Lesions != "" {
+		if err := checkRegularFile(filepath.Join(dir, file.Lesions)); err != nil {
+			return nil, fmt.Errorf("lesions: %w", err)
+		}
+	}
 	return file, nil
+}
+
+// readRecoverySessionFile reads and checks the session.json at path. The stat before
+// the open keeps it from opening a device file. The open does not wait for a writer,
+// and the check of the open file rejects a FIFO put there after the stat, so that no
+// read can block.
+func readRecoverySessionFile(path string) (*sessionFile, error) {
+	if err := checkRegularFile(path); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (mode %v)", path, info.Mode().Type())
+	}
+
+	file, err := decodeSession(f)
+	if err != nil {
+		return nil, fmt.Errorf("read session %s: %w", path, err)
+	}
+	return file, nil
+}
+
+// checkRegularFile returns an error when path is missing or, after symbolic links are
+// followed, is not a regular file.
+func checkRegularFile(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (mode %v)", path, info.Mode().Type())
+	}
+	return nil
 }
 
 // offerRecovery looks for the recovery data of a crashed session. When there is some,

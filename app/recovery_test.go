@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -150,5 +151,81 @@ func TestRecoveryScanRemovesEmptyFolder(t *testing.T) {
 		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s is still there after the scan (stat error %v)", path, err)
 		}
+	}
+}
+
+// findOrphansWithin runs findOrphanSessions and fails when it takes more than 10 s,
+// which only a blocked read of a FIFO or device file would take.
+func findOrphansWithin(t *testing.T, root, ownDir string) []*orphanSession {
+	t.Helper()
+	type result struct {
+		orphans []*orphanSession
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		orphans, err := findOrphanSessions(root, ownDir)
+		done <- result{orphans, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.orphans
+	case <-time.After(10 * time.Second):
+		t.Fatal("the recovery scan was still running after 10 s")
+		return nil
+	}
+}
+
+func TestRecoveryScanSkipsIrregularFiles(t *testing.T) {
+	source := crashedTestSession(t, t.TempDir(), "0-0")
+	replaceWithFIFO := func(name string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			path := filepath.Join(dir, name)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cases := []struct {
+		name    string
+		corrupt func(t *testing.T, dir string)
+	}{
+		{"session.json is a FIFO", replaceWithFIFO(sessionFileName)},
+		{"kidney mask is a FIFO", replaceWithFIFO("kidney.nii.gz")},
+		{"lesions.json is a FIFO", replaceWithFIFO(sessionLesionsFile)},
+		{"session.json is a folder", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, sessionFileName)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"tumor mask is missing", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, "tumor.nii.gz")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			valid := copyRecoveryFolder(t, source, root, "1-1")
+			broken := copyRecoveryFolder(t, source, root, "2-2")
+			c.corrupt(t, broken)
+			before := folderEntries(broken)
+
+			checkOffered(t, findOrphansWithin(t, root, ""), valid)
+			if after := folderEntries(broken); !slices.Equal(after, before) {
+				t.Errorf("the folder holds %q after the scan, want %q", after, before)
+			}
+		})
 	}
 }
