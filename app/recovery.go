@@ -62,8 +62,9 @@ func (o *orphanSession) release() { o.lock.Close() }
 // holds and that this viewer can read, newest first, each locked by this process.
 // ownDir, this process's own folder, is skipped. A folder that cannot be read, such as
 // one whose session.json a newer Protrude wrote, is kept for a viewer that can read it.
-// It is not returned, and the reason is logged. Only an empty folder is removed. A
-// missing root means there is nothing to recover.
+// It is not returned, and the reason is logged. So is a folder whose lock cannot be
+// taken. Only an empty folder is removed. A missing root means there is nothing to
+// recover.
 func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -79,17 +80,13 @@ func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 		if dir == ownDir || strings.HasPrefix(name, ".") {
 			continue
 		}
-		if !e.IsDir() {
-			// A lock file whose folder is gone, such as after a crash before the first
-			// write finished, is removed when no process holds it.
-			if base, ok := strings.CutSuffix(dir, ".lock"); ok && base != ownDir {
-				if _, err := os.Stat(base); errors.Is(err, os.ErrNotExist) {
-					if lock, err := lockRecoveryFolder(base); err == nil {
-						os.Remove(lock.Name())
-						lock.Close()
-					}
-				}
+		if base, ok := strings.CutSuffix(dir, ".lock"); ok {
+			if base != ownDir {
+				removeStaleLock(base, e)
 			}
+			continue
+		}
+		if !e.IsDir() {
 			continue
 		}
 		lock, err := lockRecoveryFolder(dir)
@@ -97,7 +94,10 @@ func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 			continue // a running Protrude writes there
 		}
 		if err != nil {
-			return orphans, err
+			// The lock path may be a folder, or a file that another user owns. The
+			// folder is kept, and the scan goes on with the other entries.
+			slog.Warn("recovery folder skipped because its lock cannot be taken", "dir", dir, "err", err)
+			continue
 		}
 		o := &orphanSession{dir: dir, lock: lock}
 		file, err := readRecoveryFolder(dir)
@@ -117,6 +117,23 @@ func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 	}
 	slices.SortFunc(orphans, func(a, b *orphanSession) int { return b.file.SavedAt.Compare(a.file.SavedAt) })
 	return orphans, nil
+}
+
+// removeStaleLock removes the lock file of the recovery folder dir when dir is gone, such
+// as after a crash before the first write finished, and no process holds the lock.
+// entry is the lock file's entry in the recovery root. A lock path that is not a
+// regular file is left alone and logged.
+func removeStaleLock(dir string, entry os.DirEntry) {
+	if !entry.Type().IsRegular() {
+		slog.Warn("recovery lock path skipped because it is not a regular file", "path", dir+".lock", "type", entry.Type())
+		return
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if lock, err := lockRecoveryFolder(dir); err == nil {
+			os.Remove(lock.Name())
+			lock.Close()
+		}
+	}
 }
 
 // errEmptyRecoveryFolder is returned by readRecoveryFolder for a folder without entries.

@@ -120,7 +120,7 @@ func TestRecoveryScanKeepsUnreadableFolders(t *testing.T) {
 			}
 			checkOffered(t, orphans, valid)
 			if after := folderEntries(broken); !slices.Equal(after, before) {
-				t.Errorf("the unreadable folder holds %q after the scan, want %q", after, before)
+				t.Errorf("the unreadable folder contains %q after the scan, want %q", after, before)
 			}
 			lock, err := lockRecoveryFolder(broken)
 			if err != nil {
@@ -224,8 +224,33 @@ func TestRecoveryScanSkipsIrregularFiles(t *testing.T) {
 
 			checkOffered(t, findOrphansWithin(t, root, ""), valid)
 			if after := folderEntries(broken); !slices.Equal(after, before) {
-				t.Errorf("the folder holds %q after the scan, want %q", after, before)
+				t.Errorf("the folder contains %q after the scan, want %q", after, before)
 			}
 		})
+	}
+}
+
+func TestRecoveryScanSkipsBadLockEntry(t *testing.T) {
+	root := t.TempDir()
+	valid := crashedTestSession(t, root, "4242-1")
+	// The folder 1000-1 sorts first, and its lock path is a folder that no lock can open.
+	for _, name := range []string{"1000-1", "1000-1.lock"} {
+		if err := os.Mkdir(filepath.Join(root, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	orphans, err := findOrphanSessions(root, "")
+	if err != nil {
+		t.Fatalf("the scan stopped at the bad entry: %v", err)
+	}
+	checkOffered(t, orphans, valid)
+	for _, name := range []string{"1000-1", "1000-1.lock"} {
+		if _, err := os.Stat(filepath.Join(root, name)); err != nil {
+			t.Errorf("the scan removed %s: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "1000-1.lock.lock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the scan created a lock file for the folder 1000-1.lock (stat error %v)", err)
 	}
 }
