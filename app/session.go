@@ -164,7 +164,7 @@ func readSessionFile(dir string) (*sessionFile, string, error) {
 // decodeSession parses session.json and checks every field.
 func decodeSession(r io.Reader) (*sessionFile, error) {
 	var s sessionFile
-	if err := strictjson.Decode(r, maxSessionFileBytes, &s, "session object"); err != nil {
+	if err := strictjson.DecodeComplete(r, maxSessionFileBytes, &s, "session object"); err != nil {
 		return nil, err
 	}
 	if s.Format != sessionFormatName {
@@ -223,17 +223,26 @@ func (s *sessionFile) check() error {
 	return s.View.check(s.Grid.Size)
 }
 
+// Bounds of the view fields. CT values span about -1024 to 3071 HU (4095 with some
+// scanners' metal ranges), so windows beyond 100,000 HU are corrupt. A pan beyond a
+// million screen units moves the slice far off any screen.
+const (
+	minWindowWidthHU = 1e-3
+	maxWindowHU      = 1e5
+	maxPanOffset     = 1e6
+)
+
 func (v *sessionView) check(size [3]int) error {
 	for a := 0; a < 3; a++ {
 		if v.CursorIndex[a] < 0 || v.CursorIndex[a] >= size[a] {
 			return fmt.Errorf("view.cursorIndex is %v, want an index inside the grid size %v", v.CursorIndex, size)
 		}
 	}
-	if !(v.WindowWidthHU > 0) || math.IsInf(v.WindowWidthHU, 0) {
-		return fmt.Errorf("view.windowWidthHU is %v, want a finite width > 0", v.WindowWidthHU)
+	if !(v.WindowWidthHU >= minWindowWidthHU && v.WindowWidthHU <= maxWindowHU) {
+		return fmt.Errorf("view.windowWidthHU is %v, want a width from %g to %g HU", v.WindowWidthHU, minWindowWidthHU, maxWindowHU)
 	}
-	if math.IsNaN(v.WindowLevelHU) || math.IsInf(v.WindowLevelHU, 0) {
-		return fmt.Errorf("view.windowLevelHU is %v, want a finite level", v.WindowLevelHU)
+	if !(math.Abs(v.WindowLevelHU) <= maxWindowHU) {
+		return fmt.Errorf("view.windowLevelHU is %v, want a level from %g to %g HU", v.WindowLevelHU, -maxWindowHU, maxWindowHU)
 	}
 	for name, z := range v.Views {
 		if !knownViewName(name) {
@@ -243,8 +252,8 @@ func (v *sessionView) check(size [3]int) error {
 			return fmt.Errorf("view.views.%s.zoom is %v, want a value from %g to %g", name, z.Zoom, viewer.MinZoom, viewer.MaxZoom)
 		}
 		for field, x := range map[string]float64{"panX": z.PanX, "panY": z.PanY} {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("view.views.%s.%s is %v, want a finite offset", name, field, x)
+			if !(math.Abs(x) <= maxPanOffset) {
+				return fmt.Errorf("view.views.%s.%s is %v, want an offset from %g to %g", name, field, x, -maxPanOffset, maxPanOffset)
 			}
 		}
 	}

@@ -248,6 +248,13 @@ func TestOpenSessionRejectsMalformed(t *testing.T) {
 		{"unknown active layer", func(d map[string]any) { view(d)["activeLayer"] = "Bone" }, []string{"view.activeLayer", `"Bone"`}},
 		{"lesions without tumor file", func(d map[string]any) { layer(d, 2)["file"] = "" }, []string{"lesions", "Tumor layer has no file"}},
 		{"missing mask file", func(d map[string]any) { layer(d, 0)["file"] = "kidney.nii.gz"; removeFile(d, "kidney.nii.gz") }, []string{"layers[0]", "kidney.nii.gz"}},
+		{"huge window", func(d map[string]any) { view(d)["windowWidthHU"] = 1.7e308 }, []string{"view.windowWidthHU is 1.7e+308"}},
+		{"tiny window", func(d map[string]any) { view(d)["windowWidthHU"] = 5e-324 }, []string{"view.windowWidthHU is 5e-324"}},
+		{"huge pan", func(d map[string]any) {
+			view(d)["views"].(map[string]any)["axial"].(map[string]any)["panX"] = 1e308
+		}, []string{"view.views.axial.panX is 1e+308"}},
+		{"missing opacity", func(d map[string]any) { delete(layer(d, 1), "opacity") }, []string{"layers[1].opacity is missing"}},
+		{"missing view", func(d map[string]any) { delete(d, "view") }, []string{"view is missing"}},
 		{"scan on another grid", func(d map[string]any) {
 			d["grid"].(map[string]any)["spacingMM"] = []float64{0.8, 0.9, 3}
 		}, []string{"no longer matches the session's grid"}},

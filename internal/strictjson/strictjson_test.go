@@ -9,6 +9,17 @@ type sample struct {
 	Name string `json:"name"`
 }
 
+type nested struct {
+	Layers []layer          `json:"layers"`
+	Views  map[string]layer `json:"views"`
+	Note   string           `json:"note,omitempty"`
+}
+
+type layer struct {
+	Opacity float64 `json:"opacity"`
+	Visible bool    `json:"visible"`
+}
+
 func TestDecodeRejectsLooseJSON(t *testing.T) {
 	cases := []struct {
 		name, input, want string
@@ -34,5 +45,31 @@ func TestDecodeReadsValidObject(t *testing.T) {
 	}
 	if s.Name != "kidney" {
 		t.Errorf("name %q, want %q", s.Name, "kidney")
+	}
+}
+
+func TestDecodeNamesMissingAndMistypedFields(t *testing.T) {
+	cases := []struct {
+		name, input, want string
+	}{
+		{"missing top-level field", `{"views":{}}`, "layers is missing"},
+		{"missing field in an array item", `{"layers":[{"opacity":1,"visible":true},{"visible":true}],"views":{}}`, "layers[1].opacity is missing"},
+		{"missing field in a map value", `{"layers":[],"views":{"axial":{"opacity":1}}}`, "views.axial.visible is missing"},
+		{"wrong type", `{"layers":[{"opacity":"high","visible":true}],"views":{}}`, "layers.opacity is a JSON string, want a number"},
+		{"null file", `null`, `starts with "null", want a nested object in braces`},
+		{"array file", `[]`, `starts with "[]"`},
+		{"NaN", `{"layers":[{"opacity":NaN,"visible":true}],"views":{}}`, "invalid JSON on line 1"},
+	}
+	for _, c := range cases {
+		var n nested
+		err := DecodeComplete(strings.NewReader(c.input), 1024, &n, "nested object")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+	// An omitempty field may be absent, and null counts as present.
+	var n nested
+	if err := DecodeComplete(strings.NewReader(`{"layers":null,"views":{"axial":{"opacity":0.5,"visible":false}}}`), 1024, &n, "nested object"); err != nil {
+		t.Errorf("valid object: %v", err)
 	}
 }
