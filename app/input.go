@@ -28,6 +28,8 @@ type study struct {
 	Demo bool
 	// Warnings are shown to the user, such as a non-CT modality.
 	Warnings []string
+	// fingerprint caches scanFingerprint(CT) for the sessions saved from it.
+	fingerprint string
 }
 
 // loadStudy reads a NIfTI file (.nii, .nii.gz) or a DICOM folder with exactly one

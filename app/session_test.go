@@ -255,6 +255,9 @@ func TestOpenSessionRejectsMalformed(t *testing.T) {
 		}, []string{"view.views.axial.panX is 1e+308"}},
 		{"missing opacity", func(d map[string]any) { delete(layer(d, 1), "opacity") }, []string{"layers[1].opacity is missing"}},
 		{"missing view", func(d map[string]any) { delete(d, "view") }, []string{"view is missing"}},
+		{"scan changed on the same grid", func(d map[string]any) {
+			d["source"].(map[string]any)["voxelFingerprint"] = "sha256-every-257th:00"
+		}, []string{"has changed since the session was saved", "sha256-every-257th:00"}},
 		{"scan on another grid", func(d map[string]any) {
 			d["grid"].(map[string]any)["spacingMM"] = []float64{0.8, 0.9, 3}
 		}, []string{"no longer matches the session's grid"}},

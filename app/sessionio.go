@@ -54,6 +54,10 @@ func (ui *viewerUI) captureSession(copyMask func(layer int, m *volume.Mask) bool
 		source.Path = abs
 	}
 
+	if st.fingerprint == "" {
+		st.fingerprint = scanFingerprint(st.CT)
+	}
+	source.VoxelFingerprint = st.fingerprint
 	snap := &sessionSnapshot{masks: map[string]*volume.Mask{}, template: st.NIfTIHeader}
 	snap.file = sessionFile{
 		Format: sessionFormatName, Version: sessionFormatVersion, SavedAt: time.Now().UTC().Truncate(time.Second),
@@ -153,6 +157,11 @@ func loadSession(path string) (*loadedSession, error) {
 	}
 	if err := metrics.CheckSameGrid(st.CT.Grid, file.Grid.grid()); err != nil {
 		return nil, fmt.Errorf("session %s: the scan %s no longer matches the session's grid field, so the masks would not fit it: %w", jsonPath, st.Path, err)
+	}
+	if want := file.Source.VoxelFingerprint; want != "" {
+		if got := scanFingerprint(st.CT); got != want {
+			return nil, fmt.Errorf("session %s: the scan %s has changed since the session was saved: its voxels give the fingerprint %s, but source.voxelFingerprint is %s", jsonPath, st.Path, got, want)
+		}
 	}
 
 	ls := &loadedSession{dir: dir, file: file, study: st, masks: map[string]*volume.Mask{}}
