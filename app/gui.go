@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -709,6 +711,9 @@ func (ui *viewerUI) showResult(res *inference.Result, contrastWarnings []string)
 	ui.updateStatus()
 	warnings := append(resultWarnings(res), contrastWarnings...)
 	if len(warnings) > 0 {
+		for n := range warnings {
+			warnings[n] = capitalize(warnings[n])
+		}
 		dialog.ShowInformation("Check the result", strings.Join(warnings, "\n"), ui.win)
 	}
 }
@@ -722,7 +727,22 @@ func (ui *viewerUI) cancel() {
 
 func (ui *viewerUI) showError(title string, err error) {
 	slog.Error(title, "err", err)
+	// Most errors start with the action already, such as "open masks FILE: …".
+	if strings.HasPrefix(strings.ToLower(err.Error()), strings.ToLower(title)) {
+		dialog.ShowError(errors.New(capitalize(err.Error())), ui.win)
+		return
+	}
 	dialog.ShowError(fmt.Errorf("%s: %w", title, err), ui.win)
+}
+
+// capitalize returns s with its first letter in upper case, for a message that starts
+// a dialog.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 func (ui *viewerUI) showAbout() {

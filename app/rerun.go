@@ -257,6 +257,10 @@ func (ui *viewerUI) applyRerun(plan rerunPlan, res *inference.Result) {
 	}
 	ui.stageLabel.SetText(fmt.Sprintf("Re-ran the %s: %s; tumor %.1f mL", plan.stages(), summary, maskVolumeML(ui.layers[tumorLayer].Mask)))
 	if len(res.Warnings) > 0 {
-		dialog.ShowInformation("Check the result", strings.Join(res.Warnings, "\n"), ui.win)
+		warnings := make([]string, len(res.Warnings))
+		for n, w := range res.Warnings {
+			warnings[n] = capitalize(w)
+		}
+		dialog.ShowInformation("Check the result", strings.Join(warnings, "\n"), ui.win)
 	}
 }

@@ -151,7 +151,7 @@ func TestPresetsWidthLevelHU(t *testing.T) {
 		{"Soft tissue 350/50", 350, 50},
 		{"Liver 150/30", 150, 30},
 		{"Bone 1800/400", 1800, 400},
-		{"Network [-90, 210]", 300, 60},
+		{"Network 300/60 (-90 to 210)", 300, 60},
 	}
 	if len(Presets) != len(want) {
 		t.Fatalf("%d presets, want %d", len(Presets), len(want))

@@ -26,7 +26,7 @@ var (
 	SoftTissueWindow = WindowLevel{Name: "Soft tissue 350/50", WidthHU: 350, LevelHU: 50}
 	LiverWindow      = WindowLevel{Name: "Liver 150/30", WidthHU: 150, LevelHU: 30}
 	BoneWindow       = WindowLevel{Name: "Bone 1800/400", WidthHU: 1800, LevelHU: 400}
-	NetworkWindow    = WindowLevel{Name: "Network [-90, 210]", WidthHU: 300, LevelHU: 60}
+	NetworkWindow    = WindowLevel{Name: "Network 300/60 (-90 to 210)", WidthHU: 300, LevelHU: 60}
 )
 
 // Presets lists the window presets offered in the GUI, default first.
