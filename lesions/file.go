@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"protrude/internal/atomicfile"
 	"protrude/internal/strictjson"
 	"protrude/volume"
 	"protrude/volume/components"
+	"protrude/volume/nifti"
 )
 
 // File format of a saved lesion table: a JSON object with the format name, version,
@@ -100,8 +100,11 @@ func (t *Table) encode() ([]byte, error) {
 // carries the saved IDs and statuses over to the components by voxel overlap, with the
 // rules of [Table.Update]. So a lesion whose voxels are unchanged since the save keeps its
 // status, one that changed is Edited, and one that overlaps no saved lesion is new.
+//
+// A path that is not a regular file, such as a named pipe, is rejected before it is
+// opened, as [nifti.OpenRegular] describes.
 func Load(path string, tumor *volume.Mask, ct *volume.Volume) (*Table, error) {
-	f, err := os.Open(path)
+	f, err := nifti.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("lesions: %w", err)
 	}

@@ -2,21 +2,23 @@ package seg
 
 import (
 	"fmt"
+	"io"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"protrude/volume"
+	"protrude/volume/nifti"
 )
 
 // Read loads the segments of the BINARY DICOM SEG at path onto the grid of src, the
 // series it refers to. Each frame is placed by its ImagePositionPatient, or by its
 // source image's SOP Instance UID when it has no position. Segments come in
 // SegmentSequence order. An error names the file and the element that does not
-// match the series.
+// match the series. A path that is not a regular file is rejected, as
+// [nifti.OpenRegular] does.
 func Read(path string, src *Source) ([]Segment, error) {
 	segments, err := read(path, src)
 	if err != nil {
@@ -26,7 +28,12 @@ func Read(path string, src *Source) ([]Segment, error) {
 }
 
 func read(path string, src *Source) ([]Segment, error) {
-	content, err := os.ReadFile(path)
+	f, err := nifti.OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	content, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}

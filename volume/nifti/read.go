@@ -22,9 +22,10 @@ const maxVoxOffset = 1 << 30
 const initialReadBuffer = 1 << 20
 
 // Read reads a NIfTI-1 file as a scalar volume, with scl_slope and scl_inter applied,
-// and returns its header. It rejects voxels that are NaN or infinite.
+// and returns its header. It rejects voxels that are NaN or infinite, and a path that
+// is not a regular file, as [OpenRegular] does.
 func Read(path string) (*volume.Volume, *Header, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nifti: %w", err)
 	}
@@ -38,9 +39,10 @@ func Read(path string) (*volume.Volume, *Header, error) {
 }
 
 // ReadMask reads a NIfTI-1 label file as a mask. Every value, after scl_slope and
-// scl_inter, must be an integer from 0 to 255.
+// scl_inter, must be an integer from 0 to 255. A path that is not a regular file is
+// rejected, as [OpenRegular] does.
 func ReadMask(path string) (*volume.Mask, *Header, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nifti: %w", err)
 	}
