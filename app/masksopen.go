@@ -32,7 +32,7 @@ var layerOfMaskFile = map[string]string{
 	"base_tumor": overlays.BaseTumorName,
 }
 
-// maskReading says how the values of a NIfTI mask file become layers.
+// maskReading is the way the values of a NIfTI mask file become layers.
 type maskReading int
 
 const (
