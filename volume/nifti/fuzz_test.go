@@ -37,11 +37,15 @@ func FuzzReadHeader(f *testing.F) {
 		}
 		// The mask decoder shares the parser but converts samples differently, so it
 		// runs on every input for its panics alone.
-		decodeMask(bytes.NewReader(data))
+		decodeMask(bytes.NewReader(data), nil)
 
 		v, h, err := decodeVolume(bytes.NewReader(data))
 		if err != nil {
 			return
+		}
+		header, err := decodeHeader(bytes.NewReader(data))
+		if err != nil || *header != *h {
+			t.Fatalf("decodeHeader of a file that decodes: header %+v and error %v, want %+v", header, err, h)
 		}
 
 		var buf bytes.Buffer

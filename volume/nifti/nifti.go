@@ -20,6 +20,8 @@
 // finite, following nibabel 5. [Read] rejects a volume with NaN or infinite values,
 // and its error gives their count and the index of the first, so that no later step
 // runs on them.
+// [ReadHeader] reads the header alone, and [ReadMaskOnGrid] rejects a file whose
+// header grid differs from the expected one before it reads any voxel.
 // Errors wrap [ErrMalformed] when the file breaks the format and [ErrUnsupported]
 // when it is valid NIfTI that this package does not handle, such as NIfTI-2, a 4D
 // series or complex voxels.
@@ -39,4 +41,7 @@ var (
 	// ErrUnsupported marks a valid NIfTI file that uses a feature this package does
 	// not read, such as a datatype or more than three dimensions.
 	ErrUnsupported = errors.New("unsupported NIfTI file")
+	// ErrGridMismatch marks a valid file whose header grid differs from the grid that
+	// the caller of [ReadMaskOnGrid] expects.
+	ErrGridMismatch = errors.New("the header's grid differs from the expected grid")
 )

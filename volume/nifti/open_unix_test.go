@@ -50,6 +50,11 @@ func TestReadersRejectNamedPipe(t *testing.T) {
 	}{
 		{"Read", func(path string) error { _, _, err := Read(path); return err }},
 		{"ReadMask", func(path string) error { _, _, err := ReadMask(path); return err }},
+		{"ReadMaskOnGrid", func(path string) error {
+			_, _, err := ReadMaskOnGrid(path, writeGrids["identity axes"])
+			return err
+		}},
+		{"ReadHeader", func(path string) error { _, err := ReadHeader(path); return err }},
 	}
 	for _, r := range readers {
 		t.Run(r.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 
+	"protrude/metrics"
 	"protrude/volume"
 )
 
@@ -48,11 +49,71 @@ func ReadMask(path string) (*volume.Mask, *Header, error) {
 	}
 	defer f.Close()
 
-	m, h, err := decodeMask(f)
+	m, h, err := decodeMask(f, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nifti: read mask %s: %w", path, err)
 	}
 	return m, h, nil
+}
+
+// ReadMaskOnGrid reads a NIfTI-1 label file as [ReadMask] does, but first compares
+// the grid in its header with want. When they differ, it returns an error wrapping
+// [ErrGridMismatch] without reading any voxel, so a small gzip file whose header
+// claims a huge grid costs no voxel memory. The sizes must be equal and the LPS
+// affines must agree within [metrics.GridToleranceMM].
+//
+// NOTE: to check the CRC-32 of a rejected gzip file, up to 256 MiB of it is still
+// decompressed and discarded, which takes a fraction of a second.
+func ReadMaskOnGrid(path string, want volume.Grid) (*volume.Mask, *Header, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nifti: %w", err)
+	}
+	defer f.Close()
+
+	m, h, err := decodeMask(f, &want)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nifti: read mask %s: %w", path, err)
+	}
+	return m, h, nil
+}
+
+// ReadHeader reads only the header of a NIfTI-1 file, so that a caller can check its
+// grid with [Header.Grid] before it reads the voxels. For a gzip file it decompresses
+// only the first 348 bytes, so the gzip CRC-32 is not checked.
+func ReadHeader(path string) (*Header, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return nil, fmt.Errorf("nifti: %w", err)
+	}
+	defer f.Close()
+
+	h, err := decodeHeader(f)
+	if err != nil {
+		return nil, fmt.Errorf("nifti: read header %s: %w", path, err)
+	}
+	return h, nil
+}
+
+// CheckBinaryMask checks that every label of m is 0 or 1, as a mask file of one layer
+// requires. Its error gives the number of other voxels and the index and label of the
+// first one in file order. It has no package prefix, so callers can add the file.
+func CheckBinaryMask(m *volume.Mask) error {
+	count, first := 0, -1
+	for n, label := range m.Labels {
+		if label > 1 {
+			if count == 0 {
+				first = n
+			}
+			count++
+		}
+	}
+	if count == 0 {
+		return nil
+	}
+	i, j, k := unflatten(first, m.Size)
+	return fmt.Errorf("%d voxels have labels other than 0 and 1, the first at index (%d, %d, %d) with label %d, but a mask of one layer must contain only 0 (outside) and 1 (inside)",
+		count, i, j, k, m.Labels[first])
 }
 
 // decoded is a parsed file before its samples are converted.
@@ -65,7 +126,7 @@ type decoded struct {
 }
 
 func decodeVolume(r io.Reader) (*volume.Volume, *Header, error) {
-	d, err := decode(r)
+	d, err := decode(r, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,8 +151,10 @@ func decodeVolume(r io.Reader) (*volume.Volume, *Header, error) {
 	return v, d.header, nil
 }
 
-func decodeMask(r io.Reader) (*volume.Mask, *Header, error) {
-	d, err := decode(r)
+// decodeMask reads a mask. When want is not nil, a file on another grid is rejected
+// before its voxels are read.
+func decodeMask(r io.Reader, want *volume.Grid) (*volume.Mask, *Header, error) {
+	d, err := decode(r, want)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,8 +181,9 @@ func decodeMask(r io.Reader) (*volume.Mask, *Header, error) {
 }
 
 // decode parses the header, checks the geometry and datatype and reads the raw voxel
-// bytes. r may be gzip-compressed, which is detected from its first two bytes.
-func decode(r io.Reader) (*decoded, error) {
+// bytes. r may be gzip-compressed, which is detected from its first two bytes. When
+// want is not nil, a header grid that differs from it is an error and no voxel is read.
+func decode(r io.Reader, want *volume.Grid) (*decoded, error) {
 	// The size of a plain file bounds the data before any large allocation.
 	available := int64(-1)
 	if f, ok := r.(*os.File); ok {
@@ -130,14 +194,14 @@ func decode(r io.Reader) (*decoded, error) {
 
 	br := bufio.NewReader(r)
 	if !isGzip(br) {
-		return decodeStream(br, available)
+		return decodeStream(br, available, want)
 	}
 
 	gz, err := newGzipStream(br)
 	if err != nil {
 		return nil, err
 	}
-	d, err := decodeStream(gz, -1)
+	d, err := decodeStream(gz, -1, want)
 	if err != nil {
 		// A damaged stream can inflate to wrong bytes before flate notices, so a
 		// header or data error may have corruption as its real cause. Reading on
@@ -162,20 +226,47 @@ func decode(r io.Reader) (*decoded, error) {
 	return d, nil
 }
 
-// decodeStream is [decode] on an uncompressed stream. available is the number of
-// bytes r holds, or -1 when that is not known.
-func decodeStream(r io.Reader, available int64) (*decoded, error) {
+// decodeHeader reads the header from the start of r, which may be gzip-compressed.
+func decodeHeader(r io.Reader) (*Header, error) {
+	br := bufio.NewReader(r)
+	if !isGzip(br) {
+		return readHeader(br)
+	}
+	gz, err := newGzipStream(br)
+	if err != nil {
+		return nil, err
+	}
+	h, err := readHeader(gz)
+	if gzErr := gz.corruption(); err != nil && gzErr != nil {
+		return nil, gzErr
+	}
+	return h, err
+}
+
+// readHeader reads and parses the 348 header bytes at the start of r.
+func readHeader(r io.Reader) (*Header, error) {
 	headerBytes := make([]byte, headerSize)
 	if n, err := io.ReadFull(r, headerBytes); err != nil {
 		return nil, fmt.Errorf("header: read %d of %d bytes (%v): %w", n, headerSize, err, ErrMalformed)
 	}
-	h, err := parseHeader(headerBytes)
+	return parseHeader(headerBytes)
+}
+
+// decodeStream is [decode] on an uncompressed stream. available is the number of
+// bytes r holds, or -1 when that is not known.
+func decodeStream(r io.Reader, available int64, want *volume.Grid) (*decoded, error) {
+	h, err := readHeader(r)
 	if err != nil {
 		return nil, err
 	}
 	g, err := h.grid()
 	if err != nil {
 		return nil, err
+	}
+	if want != nil {
+		if err := metrics.CheckSameGrid(g, *want); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrGridMismatch, err)
+		}
 	}
 	bytesPerVoxel := datatypeSize(h.Datatype)
 	if bytesPerVoxel == 0 {

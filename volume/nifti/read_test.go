@@ -271,7 +271,7 @@ func TestReadMaskRejects(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := decodeMask(bytes.NewReader(fixtureBytes(t, tc.fixture, tc.edit)))
+			_, _, err := decodeMask(bytes.NewReader(fixtureBytes(t, tc.fixture, tc.edit)), nil)
 			if err == nil {
 				t.Fatalf("read succeeded, want error containing %q", tc.message)
 			}
