@@ -170,6 +170,9 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 	// first Run. So it shows a percentage only while a job runs or after one finished.
 	ui.progress.TextFormatter = func() string {
 		if ui.cancelRun == nil && ui.progress.Value == 0 {
+			if ui.last != nil {
+				return "Stopped; the layers show the last finished run"
+			}
 			return "Not run"
 		}
 		return fmt.Sprintf("%.0f%%", 100*ui.progress.Value)
