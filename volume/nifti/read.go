@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 
-	"protrude/metrics"
 	"protrude/volume"
 )
 
@@ -60,7 +59,7 @@ func ReadMask(path string) (*volume.Mask, *Header, error) {
 // the grid in its header with want. When they differ, it returns an error wrapping
 // [ErrGridMismatch] without reading any voxel, so a small gzip file whose header
 // claims a huge grid costs no voxel memory. The sizes must be equal and the LPS
-// affines must agree within [metrics.GridToleranceMM].
+// affines must agree within [GridToleranceMM].
 //
 // NOTE: to check the CRC-32 of a rejected gzip file, up to 256 MiB of it is still
 // decompressed and discarded, which takes a fraction of a second.
@@ -264,7 +263,7 @@ func decodeStream(r io.Reader, available int64, want *volume.Grid) (*decoded, er
 		return nil, err
 	}
 	if want != nil {
-		if err := metrics.CheckSameGrid(g, *want); err != nil {
+		if err := checkSameGrid(g, *want); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrGridMismatch, err)
 		}
 	}
