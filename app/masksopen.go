@@ -16,7 +16,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"protrude/lesions"
-	"protrude/metrics"
 	"protrude/overlays"
 	"protrude/seg"
 	"protrude/volume"
@@ -91,21 +90,21 @@ func readMasksFor(path string, st *study, choice *maskChoice) (map[string]*volum
 		return nil, fmt.Errorf("open masks %s: not a NIfTI file (.nii, .nii.gz) or a DICOM SEG (.dcm)", path)
 	}
 
-	raw, h, err := nifti.ReadMask(path)
+	// The grid is checked from the header before any voxel is read.
+	raw, h, err := nifti.ReadMaskOnGrid(path, st.CT.Grid)
+	if errors.Is(err, nifti.ErrGridMismatch) {
+		return nil, fmt.Errorf("open masks %s: the masks do not fit the open scan %s: %w", path, st.Path, err)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if err := metrics.CheckSameGrid(raw.Grid, st.CT.Grid); err != nil {
-		return nil, fmt.Errorf("open masks %s: the masks do not fit the open scan %s: %w", path, st.Path, err)
 	}
 	layer, perLayer := layerOfMaskFile[stem]
 	switch {
 	case choice != nil:
 	case perLayer:
-		if n, v := firstValueAbove(raw, 1); n >= 0 {
-			i, j, k := raw.Index(n)
-			return nil, fmt.Errorf("open masks %s: voxel (%d, %d, %d) has the value %d, but a per-layer file like %s holds only 0 and 1; if it is a label map, give it another name and choose how to read it",
-				path, i, j, k, v, filepath.Base(path))
+		if err := nifti.CheckBinaryMask(raw); err != nil {
+			return nil, fmt.Errorf("open masks %s: %w. If it is a label map, give it a name other than %s and choose how to read it",
+				path, err, filepath.Base(path))
 		}
 		choice = &maskChoice{reading: readAsLayer, layer: layer}
 	case h.Descrip == seg.LabelMapDescription:
@@ -152,17 +151,6 @@ func splitMaskFile(path string, raw *volume.Mask, choice maskChoice) (map[string
 		masks[choice.layer] = m
 	}
 	return masks, nil
-}
-
-// firstValueAbove returns the offset and value of the first voxel of m above limit,
-// or -1 when there is none.
-func firstValueAbove(m *volume.Mask, limit uint8) (int, uint8) {
-	for n, v := range m.Labels {
-		if v > limit {
-			return n, v
-		}
-	}
-	return -1, 0
 }
 
 // distinctValues returns the distinct nonzero values of m in increasing order.

@@ -18,6 +18,7 @@ import (
 	"protrude/overlays"
 	"protrude/viewer"
 	"protrude/volume"
+	"protrude/volume/nifti"
 )
 
 // A session is a folder that contains sessionFileName and the files it names: one NIfTI
@@ -171,7 +172,7 @@ func readSessionFile(dir string) (*sessionFile, string, error) {
 	} else {
 		dir = filepath.Dir(dir)
 	}
-	f, err := os.Open(path)
+	f, err := nifti.OpenRegular(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("open session: %w", err)
 	}

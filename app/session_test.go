@@ -379,7 +379,7 @@ func TestOpenMasksChecksGrid(t *testing.T) {
 		t.Error("KiTS reading filled the protruded-region layer")
 	}
 	_, err = readMasksFor(notBinaryPath, ui.study, nil)
-	if err == nil || !strings.Contains(err.Error(), "(1, 0, 0) has the value 2") {
+	if err == nil || !strings.Contains(err.Error(), "index (1, 0, 0) with label 2") {
 		t.Errorf("tumor.nii.gz with the values 1 to 3: error %v, want one naming voxel (1, 0, 0) and the value 2", err)
 	}
 

@@ -169,12 +169,17 @@ func loadSession(path string) (*loadedSession, error) {
 		if l.File == "" {
 			continue
 		}
-		m, _, err := nifti.ReadMask(filepath.Join(dir, l.File))
+		// The grid is checked from the header before any voxel is read, so a corrupt
+		// header that claims a huge grid costs no memory.
+		m, _, err := nifti.ReadMaskOnGrid(filepath.Join(dir, l.File), st.CT.Grid)
+		if errors.Is(err, nifti.ErrGridMismatch) {
+			return nil, fmt.Errorf("session %s, layers[%d].file %s does not fit the scan: %w", jsonPath, n, l.File, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("session %s, layers[%d] (%s): %w", jsonPath, n, l.Name, err)
 		}
-		if err := metrics.CheckSameGrid(m.Grid, st.CT.Grid); err != nil {
-			return nil, fmt.Errorf("session %s, layers[%d].file %s does not fit the scan: %w", jsonPath, n, l.File, err)
+		if err := nifti.CheckBinaryMask(m); err != nil {
+			return nil, fmt.Errorf("session %s, layers[%d].file %s: %w", jsonPath, n, l.File, err)
 		}
 		ls.masks[l.Name] = m
 	}
