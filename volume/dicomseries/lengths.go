@@ -137,9 +137,22 @@ func (w *lengthWalker) next() (elementHeader, error) {
 	return h, nil
 }
 
-// walkDataset checks every element from pos to the end of the file.
+// maxSequenceDepth is the deepest sequence nesting that the walk accepts. The DICOM
+// parser recurses once per level with no limit of its own, so a few hundred thousand
+// levels overflow the goroutine stack and kill the process. CT images nest a few
+// levels at most.
+const maxSequenceDepth = 32
+
+// walkDataset checks every element from pos to the end of the file, and that
+// sequences nest at most maxSequenceDepth levels deep.
 func (w *lengthWalker) walkDataset() error {
+	var definedEnds []int // ends of the enclosing defined-length sequences
+	undefinedOpen := 0    // enclosing undefined-length sequences
 	for w.pos < len(w.content) {
+		for len(definedEnds) > 0 && w.pos >= definedEnds[len(definedEnds)-1] {
+			definedEnds = definedEnds[:len(definedEnds)-1]
+		}
+		start := w.pos
 		h, err := w.next()
 		if err != nil {
 			return err
@@ -148,6 +161,9 @@ func (w *lengthWalker) walkDataset() error {
 		case h.tag.Group == 0xfffe:
 			// Item headers of a sequence are transparent: the item's elements follow
 			// and are walked next. Delimiters have no value.
+			if h.tag.Element == sequenceDelimitationElement && undefinedOpen > 0 {
+				undefinedOpen--
+			}
 		case h.length == undefinedLength && h.tag == tag.PixelData:
 			if err := w.skipFragments(); err != nil {
 				return err
@@ -156,6 +172,15 @@ func (w *lengthWalker) walkDataset() error {
 			return nil
 		case h.length == undefinedLength || w.isSequence(h):
 			// Walk into the sequence, whose items follow.
+			if h.length == undefinedLength {
+				undefinedOpen++
+			} else {
+				definedEnds = append(definedEnds, w.pos+int(h.length))
+			}
+			if depth := undefinedOpen + len(definedEnds); depth > maxSequenceDepth {
+				return fmt.Errorf("sequence %s at byte %d is nested %d levels deep, but at most %d levels are read: %w",
+					elementName(h.tag), start, depth, maxSequenceDepth, ErrUnsupported)
+			}
 		default:
 			w.pos += int(h.length)
 		}

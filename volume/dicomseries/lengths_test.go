@@ -47,6 +47,23 @@ func TestCheckElementLengths(t *testing.T) {
 			s.replace = []rawElement{{tag: tag.PixelData, vr: "OB", value: encapsulated, undefinedLength: true}}
 			return s.encode()
 		}, ErrMalformed, "PixelData (7fe0,0010) JPEG stream does not start with the SOI marker FFD8 (first bytes 08 00 60 00)"},
+		{"sequences nested too deep", func() []byte {
+			// 33 undefined-length sequences, each in an undefined-length item: one
+			// level more than the walk accepts.
+			sequence := encodeElements([]rawElement{{tag: tag.ContentSequence, vr: "SQ", undefinedLength: true}})
+			var nested []byte
+			for range maxSequenceDepth + 1 {
+				nested = append(nested, sequence...)
+				nested = append(nested, itemHeader(0xe000, undefinedLength)...)
+			}
+			for range maxSequenceDepth + 1 {
+				nested = append(nested, itemHeader(0xe00d, 0)...)
+				nested = append(nested, itemHeader(0xe0dd, 0)...)
+			}
+			b := newSliceSpec(0).encode()
+			at := bytes.Index(b, []byte{0xe0, 0x7f, 0x10, 0x00, 'O', 'W'})
+			return append(append(b[:at:at], nested...), b[at:]...)
+		}, ErrUnsupported, "is nested 33 levels deep, but at most 32 levels are read"},
 		{"header cut short", func() []byte {
 			b := newSliceSpec(0).encode()
 			return b[:len(b)-len(newSliceSpec(0).stored)*2-9]
