@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"protrude/inference"
@@ -43,4 +44,24 @@ func TestAskBeforeDiscardingEdits(t *testing.T) {
 	if ran != 1 || overlays() != 1 {
 		t.Errorf("after an edit: Run ran %d actions with %d dialogs, want 1 and 1", ran, overlays())
 	}
+}
+
+// TestEditsWaitForRunningNetworks checks that a brush stroke and an undo made while
+// the networks run change nothing and say why, because the run's output would
+// replace or mix with them.
+func TestEditsWaitForRunningNetworks(t *testing.T) {
+	ui := newEditTestUI(t)
+	paintStroke(t, ui, [3]int{4, 4, 2})
+	first := labelledVoxels(ui.layers[tumorLayer].Mask)
+	ui.cancelRun = func() {}
+	paintStroke(t, ui, [3]int{8, 6, 2})
+	checkVoxels(t, "stroke during a run", ui.layers[tumorLayer].Mask, first)
+	if !strings.Contains(ui.stageLabel.Text, "wait for the run to finish") {
+		t.Errorf("status %q does not say that editing waits for the run", ui.stageLabel.Text)
+	}
+	ui.undo()
+	checkVoxels(t, "undo during a run", ui.layers[tumorLayer].Mask, first)
+	ui.cancelRun = nil
+	ui.undo()
+	checkVoxels(t, "undo after the run", ui.layers[tumorLayer].Mask, voxelSet())
 }

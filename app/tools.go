@@ -246,6 +246,14 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 	if t.tool == toolNone || ev.Kind == viewer.PointerMove {
 		return false
 	}
+	// A run or re-run replaces the layers when it ends, so edits made meanwhile
+	// would be lost or mixed with its output.
+	if ui.cancelRun != nil {
+		if ev.Kind == viewer.PointerDown {
+			ui.stageLabel.SetText("Editing waits for the networks: wait for the run to finish, or Cancel it")
+		}
+		return true
+	}
 	at := volume.Vec3{float64(ev.Index[0]), float64(ev.Index[1]), float64(ev.Index[2])}
 
 	var err error
@@ -307,6 +315,10 @@ func (ui *viewerUI) afterEdit() {
 }
 
 func (ui *viewerUI) undo() {
+	if ui.cancelRun != nil {
+		ui.stageLabel.SetText("Undo waits for the networks: wait for the run to finish, or Cancel it")
+		return
+	}
 	if label, ok := ui.tools.editor.Undo(); ok {
 		ui.stageLabel.SetText("Undone: " + label)
 		slog.Info("undo", "step", label)
@@ -315,6 +327,10 @@ func (ui *viewerUI) undo() {
 }
 
 func (ui *viewerUI) redo() {
+	if ui.cancelRun != nil {
+		ui.stageLabel.SetText("Redo waits for the networks: wait for the run to finish, or Cancel it")
+		return
+	}
 	if label, ok := ui.tools.editor.Redo(); ok {
 		ui.stageLabel.SetText("Redone: " + label)
 		slog.Info("redo", "step", label)
