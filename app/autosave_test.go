@@ -157,7 +157,9 @@ func TestRecoverRestoresEditsAndStatus(t *testing.T) {
 	if len(orphans) != 1 {
 		t.Fatalf("found %d crashed sessions, want 1", len(orphans))
 	}
-	ui.recoverSession(orphans[0])
+	ui.recoverSession(orphans[0], nil, func() {
+		t.Error("the viewer went on to open another scan after a successful recover")
+	})
 	ui.autosave.wg.Wait()
 
 	for n, l := range ui.layers {

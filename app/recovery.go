@@ -12,6 +12,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
 )
 
 // The recovery root holds one session folder per running or crashed process, named
@@ -216,9 +217,8 @@ func checkRegularFile(path string) error {
 	return nil
 }
 
-// offerRecovery looks for the recovery data of a crashed session. When there is some,
-// it shows the recovery dialog for the newest and calls orElse after Discard. Otherwise
-// it calls orElse at once. Older crashed sessions stay for a later start. It runs off
+// offerRecovery looks for the recovery data of crashed sessions and offers the newest
+// one, as offerOrphans does. When there is none, it calls orElse at once. It runs off
 // the UI goroutine.
 func (ui *viewerUI) offerRecovery(orElse func()) {
 	a := ui.autosave
@@ -234,17 +234,34 @@ func (ui *viewerUI) offerRecovery(orElse func()) {
 		orElse()
 		return
 	}
-	for _, o := range orphans[1:] {
+	fyne.Do(func() { ui.offerOrphans(orphans, orElse) })
+}
+
+// offerOrphans shows the recovery dialog for the first of orphans, which are sorted
+// newest first. When its Recover fails, the next one is offered. orElse, which opens
+// what the command line names, runs after Discard, after the last failed Recover, or
+// at once when orphans is empty. The other orphans stay locked until the user decides
+// and are then left for a later start. It runs on the UI goroutine.
+func (ui *viewerUI) offerOrphans(orphans []*orphanSession, orElse func()) {
+	if len(orphans) == 0 {
+		go orElse()
+		return
+	}
+	o, older := orphans[0], orphans[1:]
+	slog.Info("recovery data found", "dir", o.dir, "saved_at", o.file.SavedAt)
+	ui.showRecoveryDialog(o, older, orElse)
+}
+
+// releaseOrphans unlocks the folders of orphans and leaves them for a later start.
+func releaseOrphans(orphans []*orphanSession) {
+	for _, o := range orphans {
 		o.release()
 	}
-	o := orphans[0]
-	slog.Info("recovery data found", "dir", o.dir, "saved_at", o.file.SavedAt)
-	fyne.Do(func() { ui.showRecoveryDialog(o, orElse) })
 }
 
 // showRecoveryDialog shows the dialog that recovers or discards the orphan's edits. It
 // runs on the UI goroutine.
-func (ui *viewerUI) showRecoveryDialog(o *orphanSession, orElse func()) {
+func (ui *viewerUI) showRecoveryDialog(o *orphanSession, older []*orphanSession, orElse func()) {
 	scan := "the demo case"
 	if o.file.Source.Kind != sourceDemo {
 		scan = filepath.Base(o.file.Source.Path)
@@ -257,10 +274,11 @@ func (ui *viewerUI) showRecoveryDialog(o *orphanSession, orElse func()) {
 		if !recover {
 			slog.Info("recovery data discarded", "dir", o.dir)
 			o.remove()
+			releaseOrphans(older)
 			go orElse()
 			return
 		}
-		go ui.recoverSession(o)
+		go ui.recoverSession(o, older, orElse)
 	}, ui.win)
 	d.SetConfirmText("Recover")
 	d.SetDismissText("Discard")
@@ -269,18 +287,20 @@ func (ui *viewerUI) showRecoveryDialog(o *orphanSession, orElse func()) {
 
 // recoverSession opens the orphan's session and writes it into this process's own
 // recovery folder at once. The orphan is removed only after that write, so a second
-// crash still leaves the edits on disk. It runs off the UI goroutine.
-func (ui *viewerUI) recoverSession(o *orphanSession) {
+// crash still leaves the edits on disk. When the session cannot be opened, it shows
+// why and lets the user keep or discard the orphan, and then offers the older ones.
+// It runs off the UI goroutine.
+func (ui *viewerUI) recoverSession(o *orphanSession, older []*orphanSession, orElse func()) {
 	fyne.Do(func() { ui.stageLabel.SetText("Recovering…") })
 	ls, err := loadSession(o.dir)
 	if err != nil {
 		fyne.Do(func() {
 			ui.stageLabel.SetText("")
-			ui.showError("Recover failed; the recovery data is kept in "+o.dir, err)
+			ui.showRecoverFailed(o, err, older, orElse)
 		})
-		o.release()
 		return
 	}
+	releaseOrphans(older)
 	fyne.Do(func() {
 		ui.applySession(ls)
 		ui.unsavedRecovery = true
@@ -291,4 +311,29 @@ func (ui *viewerUI) recoverSession(o *orphanSession) {
 		a.afterWrite = append(a.afterWrite, o.remove)
 		ui.autosaveNow()
 	})
+}
+
+// showRecoverFailed shows why the orphan's session could not be opened, with Keep,
+// which leaves its folder for a later start, and Discard, which deletes it. Either way,
+// this run does not offer it again and goes on with the older orphans. It runs on the
+// UI goroutine.
+func (ui *viewerUI) showRecoverFailed(o *orphanSession, err error, older []*orphanSession, orElse func()) {
+	slog.Error("recover failed", "dir", o.dir, "err", err)
+	text := fmt.Sprintf("The autosaved session could not be opened: %v\n\n"+
+		"Its files are kept in %s. Keep leaves them there, and the next start offers them again. "+
+		"Discard deletes them.", err, o.dir)
+	d := dialog.NewConfirm("Recover failed", text, func(discard bool) {
+		if discard {
+			slog.Info("recovery data discarded after a failed recover", "dir", o.dir)
+			o.remove()
+		} else {
+			slog.Info("recovery data kept after a failed recover", "dir", o.dir)
+			o.release()
+		}
+		ui.offerOrphans(older, orElse)
+	}, ui.win)
+	d.SetConfirmText("Discard")
+	d.SetConfirmImportance(widget.DangerImportance)
+	d.SetDismissText("Keep")
+	d.Show()
 }
