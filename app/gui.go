@@ -817,7 +817,7 @@ func (ui *viewerUI) askBeforeDiscarding(what string, lost func() bool, action fu
 	}
 }
 
-// confirmDestructive asks before action with Cancel as the default button and the
+// confirmDestructive shows a confirmation before action, with Cancel as the default button and the
 // destructive choice, labelled confirm, in red.
 func (ui *viewerUI) confirmDestructive(title, text, confirm string, action func()) {
 	var d dialog.Dialog

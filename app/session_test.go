@@ -417,8 +417,8 @@ func TestOpenMasksRealKidneyMask(t *testing.T) {
 	maskPath := sharedData(t, "real_ncct/torso_ncct_3mm_kidneys_pseudo.nii.gz")
 	ui := newSessionTestUI(t, scan)
 
-	// Another tool wrote the file, so the viewer asks how to read it; the answer here
-	// is the kidney layer.
+	// Another tool wrote the file, so the viewer prompts for how to read it, and the
+	// test chooses the kidney layer.
 	_, err := readMasksFor(maskPath, ui.study, nil)
 	var unknown *unknownMaskFileError
 	if !errors.As(err, &unknown) || !slices.Equal(unknown.values, []uint8{1}) {
@@ -490,7 +490,7 @@ func TestOpenMasksRealDICOMSEG(t *testing.T) {
 
 // TestSaveSessionIntoItsOwnFolder checks that Save session (Ctrl+S) writes a session
 // that was opened from a folder back into that folder, without a dialog, and that a
-// scan opened afterwards forgets the folder.
+// scan opened afterwards clears the folder.
 func TestSaveSessionIntoItsOwnFolder(t *testing.T) {
 	dir := t.TempDir()
 	saved := editedTestSession(t, dir)

@@ -90,7 +90,7 @@ func (ui *viewerUI) openSession(path string) error {
 }
 
 // saveSession saves into the folder the session was opened from or last saved to,
-// without a dialog, and asks for a folder when there is none.
+// without a dialog, and prompts for a folder when there is none.
 func (ui *viewerUI) saveSession() {
 	if ui.study != nil && ui.sessionDir != "" {
 		ui.saveSessionTo(ui.sessionDir)
@@ -99,8 +99,8 @@ func (ui *viewerUI) saveSession() {
 	ui.saveSessionAsDialog()
 }
 
-// saveSessionAsDialog asks for a session folder and saves into it. A folder that
-// already holds a session is replaced after a confirmation.
+// saveSessionAsDialog prompts for a session folder and saves into it. A folder that
+// already contains a session is replaced after a confirmation.
 func (ui *viewerUI) saveSessionAsDialog() {
 	if ui.study == nil {
 		ui.showError("Save session", errors.New("open a scan first"))
@@ -117,7 +117,7 @@ func (ui *viewerUI) saveSessionAsDialog() {
 				ui.saveSessionTo(dir)
 				return
 			}
-			dialog.ShowConfirm("Replace session?", fmt.Sprintf("%s already holds a session.\nReplace it with this one?", dir),
+			dialog.ShowConfirm("Replace session?", fmt.Sprintf("%s already contains a session.\nReplace it with this one?", dir),
 				func(ok bool) {
 					if ok {
 						ui.saveSessionTo(dir)
@@ -126,7 +126,7 @@ func (ui *viewerUI) saveSessionAsDialog() {
 		})
 }
 
-// folderForm shows a dialog that asks for a folder, with a text field that starts at
+// folderForm shows a dialog that prompts for a folder, with a text field that starts at
 // dir, a Choose… button and the extra items, and calls done with the folder.
 func (ui *viewerUI) folderForm(title, confirm, dir string, extra []*widget.FormItem, note string, done func(dir string)) {
 	folder := widget.NewEntry()
