@@ -103,7 +103,7 @@ func TestRecoveryOffersCrashedSessionOnly(t *testing.T) {
 	autosaveAndWait(t, ui)
 
 	// The running session's own folder is locked, so another process would skip it.
-	orphans, err := findOrphanSessions(root, "")
+	orphans, _, err := findOrphanSessions(root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestRecoveryOffersCrashedSessionOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	orphans, err = findOrphanSessions(root, ui.autosave.dir)
+	orphans, _, err = findOrphanSessions(root, ui.autosave.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestRecoverRestoresEditsAndStatus(t *testing.T) {
 	ui := newViewerUI(a, modelFlags{})
 	ui.enableAutosave(root)
 	ui.autosave.delay = time.Hour
-	orphans, err := findOrphanSessions(root, ui.autosave.dir)
+	orphans, _, err := findOrphanSessions(root, ui.autosave.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,16 +65,16 @@ func (o *orphanSession) release() { o.lock.Close() }
 // one whose session.json a newer Protrude wrote, is kept for a viewer that can read it.
 // It is not returned, and the reason is logged. So is a folder whose lock cannot be
 // taken. Only an empty folder is removed. A missing root means there is nothing to
-// recover.
-func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
+// recover. kept lists the unreadable folders, so that the user can be told where
+// they are.
+func findOrphanSessions(root, ownDir string) (orphans []*orphanSession, kept []string, err error) {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list recovery data in %s: %w", root, err)
+		return nil, nil, fmt.Errorf("list recovery data in %s: %w", root, err)
 	}
-	var orphans []*orphanSession
 	for _, e := range entries {
 		name := e.Name()
 		dir := filepath.Join(root, name)
@@ -111,13 +111,14 @@ func findOrphanSessions(root, ownDir string) ([]*orphanSession, error) {
 		if err != nil {
 			slog.Warn("recovery data cannot be read by this viewer and is kept", "dir", dir, "err", err)
 			o.release()
+			kept = append(kept, dir)
 			continue
 		}
 		o.file = file
 		orphans = append(orphans, o)
 	}
 	slices.SortFunc(orphans, func(a, b *orphanSession) int { return b.file.SavedAt.Compare(a.file.SavedAt) })
-	return orphans, nil
+	return orphans, kept, nil
 }
 
 // removeStaleLock removes the lock file of the recovery folder dir when dir is gone, such
@@ -226,15 +227,29 @@ func (ui *viewerUI) offerRecovery(orElse func()) {
 		orElse()
 		return
 	}
-	orphans, err := findOrphanSessions(a.root, a.dir)
+	orphans, kept, err := findOrphanSessions(a.root, a.dir)
 	if err != nil {
 		slog.Error("look for recovery data", "err", err)
+	}
+	if len(kept) > 0 {
+		fyne.Do(func() { ui.showKeptRecoveryData(kept) })
 	}
 	if len(orphans) == 0 {
 		orElse()
 		return
 	}
 	fyne.Do(func() { ui.offerOrphans(orphans, orElse) })
+}
+
+// showKeptRecoveryData tells the user where recovery data that this viewer cannot
+// read was left, such as edits autosaved by a newer Protrude. It runs on the UI
+// goroutine.
+func (ui *viewerUI) showKeptRecoveryData(kept []string) {
+	dialog.ShowInformation("Recovery data kept",
+		"Protrude found autosaved edits that this version cannot read, and left them in place:\n\n"+
+			strings.Join(kept, "\n")+
+			"\n\nA newer Protrude may recover them. Delete these folders when they are no longer needed.",
+		ui.win)
 }
 
 // offerOrphans shows the recovery dialog for the first of orphans, which are sorted

@@ -118,11 +118,14 @@ func TestRecoveryScanKeepsUnreadableFolders(t *testing.T) {
 			c.corrupt(t, broken)
 			before := folderEntries(broken)
 
-			orphans, err := findOrphanSessions(root, "")
+			orphans, kept, err := findOrphanSessions(root, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkOffered(t, orphans, valid)
+			if !slices.Equal(kept, []string{broken}) {
+				t.Errorf("the scan reports %q as kept, want only %s", kept, broken)
+			}
 			if after := folderEntries(broken); !slices.Equal(after, before) {
 				t.Errorf("the unreadable folder contains %q after the scan, want %q", after, before)
 			}
@@ -146,7 +149,7 @@ func TestRecoveryScanRemovesEmptyFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	orphans, err := findOrphanSessions(root, "")
+	orphans, _, err := findOrphanSessions(root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +171,7 @@ func findOrphansWithin(t *testing.T, root, ownDir string) []*orphanSession {
 	}
 	done := make(chan result, 1)
 	go func() {
-		orphans, err := findOrphanSessions(root, ownDir)
+		orphans, _, err := findOrphanSessions(root, ownDir)
 		done <- result{orphans, err}
 	}()
 	select {
@@ -244,7 +247,7 @@ func TestRecoveryScanSkipsBadLockEntry(t *testing.T) {
 		}
 	}
 
-	orphans, err := findOrphanSessions(root, "")
+	orphans, _, err := findOrphanSessions(root, "")
 	if err != nil {
 		t.Fatalf("the scan stopped at the bad entry: %v", err)
 	}
@@ -333,7 +336,7 @@ func waitForOpen(t *testing.T, opened <-chan struct{}) {
 // findOneOrphan returns the only crashed session in root, locked for ui.
 func findOneOrphan(t *testing.T, ui *viewerUI, root string) *orphanSession {
 	t.Helper()
-	orphans, err := findOrphanSessions(root, ui.autosave.dir)
+	orphans, _, err := findOrphanSessions(root, ui.autosave.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +411,7 @@ func TestRecoverFailureOffersOlderSession(t *testing.T) {
 	broken := copyRecoveryFolder(t, valid, root, "2-2")
 	moveRecoveredScan(t, broken)
 	ui := newRecoveryTestUI(t, root)
-	orphans, err := findOrphanSessions(root, ui.autosave.dir)
+	orphans, _, err := findOrphanSessions(root, ui.autosave.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
