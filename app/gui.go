@@ -817,8 +817,8 @@ func (ui *viewerUI) askBeforeDiscarding(what string, lost func() bool, action fu
 	}
 }
 
-// confirmDestructive shows a confirmation before action, with Cancel as the default button and the
-// destructive choice, labelled confirm, in red.
+// confirmDestructive shows a confirmation before action. Cancel is the highlighted
+// button, and the destructive choice, labelled confirm, is red.
 func (ui *viewerUI) confirmDestructive(title, text, confirm string, action func()) {
 	var d dialog.Dialog
 	cancel := widget.NewButton("Cancel", func() { d.Hide() })
