@@ -147,6 +147,16 @@ func TestExportMasksRealDICOMSEG(t *testing.T) {
 	}
 
 	checkGeometryAgainstDcm2niix(t, series, filepath.Join(out, "kidney.nii.gz"))
+
+	// The NIfTI header stores the grid in float32, but masks opened from it take the
+	// scan's exact grid, which a re-run compares with ==.
+	fromNIfTI := reopenExport(t, series, out, "labels.nii.gz")
+	for n := range 3 {
+		if m := fromNIfTI.layers[n].Mask; m == nil || m.Grid != fromNIfTI.study.CT.Grid {
+			t.Errorf("layer %s from labels.nii.gz is not on the scan's exact grid", fromNIfTI.layers[n].Name)
+		}
+	}
+	checkVoxels(t, "kidney from labels.nii.gz", fromNIfTI.layers[kidneyLayer].Mask, labelledVoxels(ui.layers[kidneyLayer].Mask))
 }
 
 // checkDciodvfy runs dciodvfy (Debian dicom3tools) on path and fails on any error.

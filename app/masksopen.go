@@ -112,7 +112,17 @@ func readMasksFor(path string, st *study, choice *maskChoice) (map[string]*volum
 	default:
 		return nil, &unknownMaskFileError{path: path, values: distinctValues(raw)}
 	}
-	return splitMaskFile(path, raw, *choice)
+	masks, err := splitMaskFile(path, raw, *choice)
+	if err != nil {
+		return nil, err
+	}
+	// The file's grid matches the scan's within 1e-3 mm, but its origin and axes went
+	// through float32 in the NIfTI header. The masks take the scan's exact grid, as the
+	// network outputs have it, so that a re-run accepts an edit of them.
+	for _, m := range masks {
+		m.Grid = st.CT.Grid
+	}
+	return masks, nil
 }
 
 // splitMaskFile turns the values of raw into layers as choice says.
@@ -120,11 +130,20 @@ func splitMaskFile(path string, raw *volume.Mask, choice maskChoice) (map[string
 	masks := map[string]*volume.Mask{}
 	switch choice.reading {
 	case readAsProtrudeLabelMap:
+		// The kidney layer includes the tumor and the protruded region, which the
+		// label map paints over it, so it is every labelled voxel. The protruded
+		// region under the tumor cannot be recovered.
 		l, err := seg.SplitLabels(raw)
 		if err != nil {
 			return nil, fmt.Errorf("open masks %s as a Protrude label map: %w", path, err)
 		}
-		masks[overlays.KidneyName], masks[overlays.ProtrusionName], masks[overlays.TumorName] = l.Kidney, l.Protrusion, l.Tumor
+		kidney := volume.NewMask(raw.Grid)
+		for n, v := range raw.Labels {
+			if v != 0 {
+				kidney.Labels[n] = 1
+			}
+		}
+		masks[overlays.KidneyName], masks[overlays.ProtrusionName], masks[overlays.TumorName] = kidney, l.Protrusion, l.Tumor
 	case readAsKiTSLabelMap:
 		kidney, tumor := volume.NewMask(raw.Grid), volume.NewMask(raw.Grid)
 		for n, v := range raw.Labels {
@@ -140,7 +159,9 @@ func splitMaskFile(path string, raw *volume.Mask, choice maskChoice) (map[string
 				return nil, fmt.Errorf("open masks %s as a KiTS label map: voxel (%d, %d, %d) has the value %d, but KiTS uses only 0 to 3", path, i, j, k, v)
 			}
 		}
-		masks[overlays.KidneyName], masks[overlays.TumorName] = kidney, tumor
+		// KiTS has no protruded region, so that layer is cleared rather than left
+		// from another source.
+		masks[overlays.KidneyName], masks[overlays.ProtrusionName], masks[overlays.TumorName] = kidney, volume.NewMask(raw.Grid), tumor
 	case readAsLayer:
 		m := volume.NewMask(raw.Grid)
 		for n, v := range raw.Labels {

@@ -355,7 +355,12 @@ func TestOpenMasksChecksGrid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for label, name := range []string{overlays.KidneyName, overlays.ProtrusionName, overlays.TumorName} {
+	// The kidney layer is every labelled voxel, because the label map paints the
+	// protruded region and the tumor over the kidney.
+	if m := masks[overlays.KidneyName]; m == nil || countVoxels(m) != 3 {
+		t.Errorf("label map kidney layer has %d voxels, want 3 (labels 1 to 3)", countVoxels(m))
+	}
+	for label, name := range map[int]string{1: overlays.ProtrusionName, 2: overlays.TumorName} {
 		if m := masks[name]; m == nil || countVoxels(m) != 1 || m.Labels[label] == 0 {
 			t.Errorf("label map layer %s does not hold exactly voxel %d", name, label)
 		}
@@ -375,8 +380,8 @@ func TestOpenMasksChecksGrid(t *testing.T) {
 	if countVoxels(masks[overlays.KidneyName]) != 3 || countVoxels(masks[overlays.TumorName]) != 1 || masks[overlays.TumorName].Labels[1] == 0 {
 		t.Errorf("KiTS reading: kidney %d voxels and tumor %d, want 3 and 1 (voxel 1)", countVoxels(masks[overlays.KidneyName]), countVoxels(masks[overlays.TumorName]))
 	}
-	if _, ok := masks[overlays.ProtrusionName]; ok {
-		t.Error("KiTS reading filled the protruded-region layer")
+	if m := masks[overlays.ProtrusionName]; m == nil || countVoxels(m) != 0 {
+		t.Error("KiTS reading did not clear the protruded-region layer")
 	}
 	_, err = readMasksFor(notBinaryPath, ui.study, nil)
 	if err == nil || !strings.Contains(err.Error(), "index (1, 0, 0) with label 2") {

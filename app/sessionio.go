@@ -181,6 +181,9 @@ func loadSession(path string) (*loadedSession, error) {
 		if err := nifti.CheckBinaryMask(m); err != nil {
 			return nil, fmt.Errorf("session %s, layers[%d].file %s: %w", jsonPath, n, l.File, err)
 		}
+		// The mask takes the scan's exact grid, which its header matches within
+		// 1e-3 mm, so that edits of it are on the grid a re-run expects.
+		m.Grid = st.CT.Grid
 		ls.masks[l.Name] = m
 	}
 	if file.Lesions != "" {
