@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
 	"protrude/lesions"
@@ -32,6 +31,8 @@ type maskSet struct {
 	semiautomatic [4]bool
 	// lesions is the lesion table of layers.Tumor with its review status, or nil.
 	lesions *lesions.Table
+	// changes is the viewer's change count when the set was captured.
+	changes uint64
 }
 
 // perLayerFiles maps each layer of a maskSet to its NIfTI file name.
@@ -120,7 +121,8 @@ func (ui *viewerUI) captureMaskSet() (*maskSet, error) {
 	if !found {
 		return nil, errors.New("no layer has a mask yet: run the networks, paint a layer or open masks first")
 	}
-	set := &maskSet{layers: seg.Layers{Kidney: masks[kidneyLayer], Protrusion: masks[protrusionLayer], Tumor: masks[tumorLayer], BaseTumor: masks[baseTumorLayer]}}
+	set := &maskSet{layers: seg.Layers{Kidney: masks[kidneyLayer], Protrusion: masks[protrusionLayer], Tumor: masks[tumorLayer], BaseTumor: masks[baseTumorLayer]},
+		changes: ui.changeCount()}
 	for n, m := range masks {
 		set.semiautomatic[n] = m != nil && !ui.isNetworkOutput(n, m)
 	}
@@ -199,29 +201,60 @@ func (ui *viewerUI) confirmExport(dir, format string) {
 		ui.showError("Export masks", err)
 		return
 	}
-	var existing []string
+	var names []string
 	for _, f := range maskOutputFiles(ui.study, set, format, nil) {
-		if _, err := os.Lstat(filepath.Join(dir, f.name)); err == nil {
-			existing = append(existing, f.name)
+		names = append(names, f.name)
+	}
+	ui.confirmReplace(dir, names, func() { ui.exportMasks(dir, format, set) })
+}
+
+// knownOutputNames are the files that Protrude writes into an output, export or
+// session folder.
+var knownOutputNames = []string{"kidney.nii.gz", "protrusion.nii.gz", "tumor.nii.gz", "base_tumor.nii.gz",
+	"labels.nii.gz", "segmentation.dcm", lesionsFileName, sessionFileName, "montage.png"}
+
+// confirmReplace calls write at once when dir holds none of the files named, and
+// otherwise after a confirmation that lists them and the Protrude files that the write
+// leaves in place, which then no longer match. It runs on the UI goroutine.
+func (ui *viewerUI) confirmReplace(dir string, names []string, write func()) {
+	var replaced, left []string
+	for _, name := range knownOutputNames {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			continue
+		}
+		if slices.Contains(names, name) {
+			replaced = append(replaced, name)
+		} else {
+			left = append(left, name)
 		}
 	}
-	if len(existing) == 0 {
-		ui.exportMasks(dir, format, set)
+	for _, name := range names {
+		if !slices.Contains(knownOutputNames, name) && !slices.Contains(replaced, name) {
+			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				replaced = append(replaced, name)
+			}
+		}
+	}
+	if len(replaced) == 0 && len(left) == 0 {
+		write()
 		return
 	}
-	dialog.ShowConfirm("Replace files?",
-		fmt.Sprintf("%s already holds %s.\nReplace them with the masks shown now?", dir, strings.Join(existing, ", ")),
-		func(ok bool) {
-			if ok {
-				ui.exportMasks(dir, format, set)
-			}
-		}, ui.win)
+	text := fmt.Sprintf("%s already contains Protrude files.", dir)
+	if len(replaced) > 0 {
+		text += "\nReplaced with the masks shown now: " + strings.Join(replaced, ", ") + "."
+	}
+	if len(left) > 0 {
+		text += "\nLeft as they are, and so no longer matching: " + strings.Join(left, ", ") + "."
+	}
+	text += "\nTo keep them apart, choose Cancel and another folder."
+	ui.confirmDestructive("Replace files?", text, "Replace", write)
 }
 
 // exportMasks writes set into dir in the background: the files replace earlier ones
 // together or not at all. It runs on the UI goroutine.
 func (ui *viewerUI) exportMasks(dir, format string, set *maskSet) {
 	st := ui.study
+	changesAtCapture := set.changes
 	ui.stageLabel.SetText("Exporting masks…")
 	go func() {
 		start := time.Now()
@@ -234,6 +267,9 @@ func (ui *viewerUI) exportMasks(dir, format string, set *maskSet) {
 			}
 			slog.Info("masks exported", "dir", dir, "format", format, "files", len(files), "duration", time.Since(start).Round(time.Millisecond))
 			ui.stageLabel.SetText(fmt.Sprintf("Exported %s to %s", strings.Join(files, ", "), dir))
+			// The masks and the review are on disk now, so quitting or opening another
+			// scan no longer asks, unless they change again.
+			ui.savedChanges, ui.unsavedRecovery = changesAtCapture, false
 		})
 	}()
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
+
 	"protrude/lesions"
 	"protrude/overlays"
 	"protrude/seg"
@@ -226,4 +228,53 @@ func TestLongMessagesKeepWindowWidth(t *testing.T) {
 	if after := ui.win.Content().MinSize().Width; after > before || after > 1280 {
 		t.Errorf("the window's minimum width went from %.0f to %.0f with a long message", before, after)
 	}
+}
+
+// TestConfirmReplaceAsksForProtrudeFiles checks that writing into a folder asks first
+// when it holds Protrude files, and goes ahead at once when it holds none.
+func TestConfirmReplaceAsksForProtrudeFiles(t *testing.T) {
+	ui := newEditTestUI(t)
+	dir := t.TempDir()
+	wrote := 0
+	write := func() { wrote++ }
+	overlays := func() int { return len(ui.win.Canvas().Overlays().List()) }
+
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ui.confirmReplace(dir, []string{"kidney.nii.gz", lesionsFileName}, write)
+	if wrote != 1 || overlays() != 0 {
+		t.Fatalf("a folder without Protrude files: %d writes and %d dialogs, want 1 and 0", wrote, overlays())
+	}
+
+	// An export left labels.nii.gz; a session save would replace kidney.nii.gz only.
+	for _, name := range []string{"kidney.nii.gz", "labels.nii.gz"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ui.confirmReplace(dir, []string{"kidney.nii.gz", sessionFileName}, write)
+	if wrote != 1 || overlays() != 1 {
+		t.Errorf("a folder with Protrude files: %d writes and %d dialogs, want 1 and 1", wrote, overlays())
+	}
+}
+
+// TestExportCountsAsSaved checks that after an export, quitting or opening another
+// scan no longer asks, because the masks and the review are on disk.
+func TestExportCountsAsSaved(t *testing.T) {
+	dir := t.TempDir()
+	ui := editedTestSession(t, dir)
+	if !ui.hasUnsavedChanges() {
+		t.Fatal("an edited session has no unsaved changes")
+	}
+	set, err := ui.captureMaskSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui.exportMasks(filepath.Join(dir, "export"), formatNIfTI, set)
+	waitFor(t, "the export to finish", func() bool {
+		var saved bool
+		fyne.DoAndWait(func() { saved = !ui.hasUnsavedChanges() })
+		return saved
+	})
 }

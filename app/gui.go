@@ -775,7 +775,7 @@ func (ui *viewerUI) confirmQuit() {
 		return
 	}
 	ui.confirmDestructive("Quit without saving?",
-		"The masks or the review status changed after the last Save session.\n"+
+		"The masks or the review status have changes that no saved session or export contains.\n"+
 			"Quitting discards these changes, including their autosaved copy.\n"+
 			"To keep them, choose Cancel, then File > Save session or Export masks.",
 		"Quit without saving", ui.win.Close)
@@ -810,7 +810,7 @@ func (ui *viewerUI) askBeforeDiscarding(what string, lost func() bool, action fu
 			return
 		}
 		ui.confirmDestructive("Discard unsaved changes?",
-			"The masks or the review status changed after the last Save session.\n"+
+			"The masks or the review status have changes that no saved session or export contains.\n"+
 				what+" discards these changes.\n"+
 				"To keep them, choose Cancel, then File > Save session or Export masks.",
 			"Discard changes", action)

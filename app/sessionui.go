@@ -113,16 +113,25 @@ func (ui *viewerUI) saveSessionAsDialog() {
 	ui.folderForm("Save session as", "Save", dir, nil,
 		"The masks, the lesion review and the view state go into this folder.",
 		func(dir string) {
-			if _, err := os.Lstat(filepath.Join(dir, sessionFileName)); err != nil || dir == ui.sessionDir {
+			if dir == ui.sessionDir {
 				ui.saveSessionTo(dir)
 				return
 			}
-			dialog.ShowConfirm("Replace session?", fmt.Sprintf("%s already contains a session.\nReplace it with this one?", dir),
-				func(ok bool) {
-					if ok {
-						ui.saveSessionTo(dir)
-					}
-				}, ui.win)
+			snap, err := ui.captureSession(func(int, *volume.Mask) bool { return false })
+			if err != nil {
+				ui.showError("Save session", err)
+				return
+			}
+			names := []string{sessionFileName}
+			for _, l := range snap.file.Layers {
+				if l.File != "" {
+					names = append(names, l.File)
+				}
+			}
+			if snap.file.Lesions != "" {
+				names = append(names, snap.file.Lesions)
+			}
+			ui.confirmReplace(dir, names, func() { ui.saveSessionTo(dir) })
 		})
 }
 
