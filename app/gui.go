@@ -173,6 +173,11 @@ func newViewerUI(a fyne.App, mf modelFlags) *viewerUI {
 			if ui.last != nil {
 				return "Stopped; the layers show the last finished run"
 			}
+			for _, l := range ui.layers {
+				if l.Mask != nil {
+					return "Not run in this window; the layers come from files or painting"
+				}
+			}
 			return "Not run"
 		}
 		return fmt.Sprintf("%.0f%%", 100*ui.progress.Value)

@@ -154,7 +154,13 @@ func (ui *viewerUI) refreshLesions() {
 		ui.showError("Lesion list", err)
 		next = nil
 	}
+	shrank := next == nil || p.table == nil || len(next.Lesions) < len(p.table.Lesions)
 	p.table, p.mask = next, mask
+	if shrank {
+		// A shorter list keeps the scroll offset otherwise, which can hide its rows
+		// under the header.
+		p.list.ScrollToTop()
+	}
 	if p.selected >= ui.lesionRowCount() {
 		p.selected = -1
 		p.list.UnselectAll()

@@ -292,9 +292,9 @@ func (ui *viewerUI) askMaskReading(e *unknownMaskFileError) {
 	for n, c := range choices {
 		labels[n] = c.label
 	}
+	// No choice is preselected: the file's origin is unknown, and a wrong reading
+	// silently swaps layers.
 	radio := widget.NewRadioGroup(labels, nil)
-	radio.Required = true
-	radio.SetSelected(labels[0])
 	values := make([]string, len(e.values))
 	for n, v := range e.values {
 		values[n] = fmt.Sprint(v)
@@ -304,6 +304,10 @@ func (ui *viewerUI) askMaskReading(e *unknownMaskFileError) {
 	text.Wrapping = fyne.TextWrapWord
 	d := dialog.NewCustomConfirm("How should this file be read?", "Open", "Cancel", container.NewVBox(text, radio), func(ok bool) {
 		if !ok {
+			return
+		}
+		if radio.Selected == "" {
+			ui.askMaskReading(e)
 			return
 		}
 		for _, c := range choices {

@@ -275,6 +275,10 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 		case toolFill:
 			_, err = t.editor.Fill(ui.activeMask(), ev.Index, edit.FillOptions{
 				SliceAxis: ui.viewSliceAxis(ev.View), Connectivity: edit.Fill4, Label: paintLabel})
+			if errors.Is(err, edit.ErrFillTooLarge) {
+				err = fmt.Errorf("the region around the clicked voxel is larger than %.0f cm² in this slice, so it was not filled. "+
+					"Close its outline with the brush first, or paint it with a larger brush", float64(edit.DefaultFillMaxAreaMM2)/100)
+			}
 			ui.afterEdit()
 		case toolDeleteComponent:
 			_, err = t.editor.DeleteComponent(ui.activeMask(), ev.Index)
