@@ -177,11 +177,18 @@ func (ui *viewerUI) exportMasksDialog() {
 	formatRadio := widget.NewRadioGroup(options, nil)
 	formatRadio.Required = true
 	formatRadio.SetSelected(options[len(options)-1])
+	if last := exportFormatLabels[ui.lastExportFormat]; slices.Contains(options, last) {
+		formatRadio.SetSelected(last)
+	}
+	dir := defaultOutputDir(st, "-masks")
+	if ui.lastExportDir != "" {
+		dir = ui.lastExportDir
+	}
 	note := "DICOM SEG needs a scan opened from a DICOM folder."
 	if st.Series != nil {
 		note = "The SEG refers to the open DICOM series."
 	}
-	ui.folderForm("Export masks", "Export", defaultOutputDir(st, "-masks"),
+	ui.folderForm("Export masks", "Export", dir,
 		[]*widget.FormItem{widget.NewFormItem("Format", formatRadio)}, note,
 		func(dir string) {
 			format := formatNIfTI
@@ -190,6 +197,7 @@ func (ui *viewerUI) exportMasksDialog() {
 					format = f
 				}
 			}
+			ui.lastExportDir, ui.lastExportFormat = dir, format
 			ui.confirmExport(dir, format)
 		})
 }

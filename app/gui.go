@@ -97,6 +97,9 @@ type viewerUI struct {
 	// sessionDir is the session folder the open scan was opened from or last saved
 	// to, where Save session writes without asking, or "".
 	sessionDir string
+	// lastExportDir and lastExportFormat are the choices of the last Export masks for
+	// the open scan, which the next one starts from.
+	lastExportDir, lastExportFormat string
 	// unsavedRecovery marks a session recovered after a crash, which no saved
 	// session contains, so quitting needs a confirmation even before any new change.
 	unsavedRecovery bool
@@ -565,6 +568,7 @@ func (ui *viewerUI) showStudy(st *study) {
 	ui.resetEdits()
 	ui.savedChanges, ui.unsavedRecovery = ui.changeCount(), false
 	ui.sessionDir = ""
+	ui.lastExportDir, ui.lastExportFormat = "", ""
 	ui.refreshLesions()
 	ui.windowSel.SetSelected(viewer.AbdomenWindow.String())
 	if ui.startSlice > 0 {
