@@ -97,6 +97,9 @@ type viewerUI struct {
 	// sessionDir is the session folder the open scan was opened from or last saved
 	// to, where Save session writes without asking, or "".
 	sessionDir string
+	// holdStageUntil keeps a message in the stage label until then, against progress
+	// reports.
+	holdStageUntil time.Time
 	// lastExportDir and lastExportFormat are the choices of the last Export masks for
 	// the open scan, which the next one starts from.
 	lastExportDir, lastExportFormat string
@@ -667,6 +670,11 @@ func setEnabled(b *widget.Button, on bool) {
 func (ui *viewerUI) reportProgress(p inference.Progress) {
 	fyne.Do(func() {
 		ui.progress.SetValue(p.Fraction)
+		// A message for the user, such as that edits wait for the run, stays a few
+		// seconds before the patch count replaces it.
+		if time.Now().Before(ui.holdStageUntil) {
+			return
+		}
 		ui.stageLabel.SetText(fmt.Sprintf("%s: patch %d / %d", p.Stage, p.Done, p.Total))
 	})
 }

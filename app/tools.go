@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -250,7 +251,7 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 	// would be lost or mixed with its output.
 	if ui.cancelRun != nil {
 		if ev.Kind == viewer.PointerDown {
-			ui.stageLabel.SetText("Editing waits for the networks: wait for the run to finish, or Cancel it")
+			ui.showStageMessage("Editing waits for the networks: wait for the run to finish, or Cancel it")
 		}
 		return true
 	}
@@ -309,6 +310,13 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 	return true
 }
 
+// showStageMessage shows text in the stage label and keeps it there for 4 seconds
+// against the progress reports of a run.
+func (ui *viewerUI) showStageMessage(text string) {
+	ui.stageLabel.SetText(text)
+	ui.holdStageUntil = time.Now().Add(4 * time.Second)
+}
+
 // afterEdit brings the Edit menu and the lesion list up to date after a step was
 // added, undone or redone.
 func (ui *viewerUI) afterEdit() {
@@ -320,7 +328,7 @@ func (ui *viewerUI) afterEdit() {
 
 func (ui *viewerUI) undo() {
 	if ui.cancelRun != nil {
-		ui.stageLabel.SetText("Undo waits for the networks: wait for the run to finish, or Cancel it")
+		ui.showStageMessage("Undo waits for the networks: wait for the run to finish, or Cancel it")
 		return
 	}
 	if label, ok := ui.tools.editor.Undo(); ok {
@@ -332,7 +340,7 @@ func (ui *viewerUI) undo() {
 
 func (ui *viewerUI) redo() {
 	if ui.cancelRun != nil {
-		ui.stageLabel.SetText("Redo waits for the networks: wait for the run to finish, or Cancel it")
+		ui.showStageMessage("Redo waits for the networks: wait for the run to finish, or Cancel it")
 		return
 	}
 	if label, ok := ui.tools.editor.Redo(); ok {
