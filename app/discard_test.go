@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"protrude/inference"
+	"protrude/viewer"
 	"protrude/volume"
 )
 
@@ -64,4 +65,24 @@ func TestEditsWaitForRunningNetworks(t *testing.T) {
 	ui.cancelRun = nil
 	ui.undo()
 	checkVoxels(t, "undo after the run", ui.layers[tumorLayer].Mask, voxelSet())
+}
+
+// TestUndoStepNamesLayer checks that the Edit menu names the layer that Undo changes.
+func TestUndoStepNamesLayer(t *testing.T) {
+	ui := newEditTestUI(t)
+	paintStroke(t, ui, [3]int{4, 4, 2})
+	labels := ui.tools.editor.History.UndoLabels()
+	if len(labels) != 1 || !strings.HasPrefix(labels[0], "Tumor: Brush") {
+		t.Errorf("undo labels %q, want one that starts with \"Tumor: Brush\"", labels)
+	}
+	if !strings.HasPrefix(ui.tools.undoItem.Label, "Undo Tumor: Brush") {
+		t.Errorf("Edit menu item %q, want one that starts with \"Undo Tumor: Brush\"", ui.tools.undoItem.Label)
+	}
+	ui.setActiveLayer(kidneyLayer)
+	ui.setTool(toolDeleteComponent)
+	sendPointer(t, ui, viewer.PointerDown, [3]int{4, 4, 2}, 0)
+	sendPointer(t, ui, viewer.PointerUp, [3]int{4, 4, 2}, 0)
+	if labels := ui.tools.editor.History.UndoLabels(); len(labels) != 1 {
+		t.Errorf("deleting nothing on the kidney layer added a step: %q", labels)
+	}
 }

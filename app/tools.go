@@ -50,6 +50,9 @@ type editTools struct {
 	tool   editTool
 	// activeLayer is the index in viewerUI.layers of the layer that the tools change.
 	activeLayer int
+	// stepBefore is the last undo step when the current edit began, to find the step
+	// that the edit adds.
+	stepBefore *edit.Step
 	radiusMM    float64
 	// sphere selects a 3D sphere brush instead of a disc in the view's slice.
 	sphere bool
@@ -263,6 +266,7 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 		if !ev.Inside {
 			return true
 		}
+		t.stepBefore = ui.lastStep()
 		switch t.tool {
 		case toolBrush, toolEraser:
 			b := edit.Brush{RadiusMM: t.radiusMM, Shape: edit.Disc, SliceAxis: ui.viewSliceAxis(ev.View), Label: paintLabel}
@@ -280,6 +284,7 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 				err = fmt.Errorf("the region around the clicked voxel is larger than %.0f cm² in this slice, so it was not filled. "+
 					"Close its outline with the brush first, or paint it with a larger brush", float64(edit.DefaultFillMaxAreaMM2)/100)
 			}
+			ui.nameLastStep(t.stepBefore)
 			ui.afterEdit()
 		case toolDeleteComponent:
 			_, err = t.editor.DeleteComponent(ui.activeMask(), ev.Index)
@@ -287,6 +292,7 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 				ui.stageLabel.SetText("Delete component: click a labelled voxel of the active layer")
 				err = nil
 			}
+			ui.nameLastStep(t.stepBefore)
 			ui.afterEdit()
 		}
 	case viewer.PointerDrag:
@@ -297,6 +303,7 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 		if t.editor.StrokeInProgress() {
 			err = t.editor.StrokeTo(at)
 			t.editor.EndStroke()
+			ui.nameLastStep(t.stepBefore)
 			ui.afterEdit()
 		}
 	}
@@ -308,6 +315,27 @@ func (ui *viewerUI) pointer(ev viewer.PointerEvent) bool {
 	}
 	ui.views.Refresh()
 	return true
+}
+
+// lastStep returns the step that Undo reverts next, or nil.
+func (ui *viewerUI) lastStep() *edit.Step {
+	steps := ui.tools.editor.History.Steps()
+	if len(steps) == 0 {
+		return nil
+	}
+	return steps[len(steps)-1]
+}
+
+// nameLastStep puts the active layer's name before the label of the step that an
+// edit tool has just added, such as "Tumor: Brush radius 3 mm", so that the Edit menu
+// says which layer Undo changes. before is the last step before the edit; when it is
+// still the last, the edit added none.
+func (ui *viewerUI) nameLastStep(before *edit.Step) {
+	last := ui.lastStep()
+	if last == nil || last == before {
+		return
+	}
+	ui.tools.editor.History.RelabelLast(ui.layers[ui.tools.activeLayer].Name + ": " + last.Label)
 }
 
 // showStageMessage shows text in the stage label and keeps it there for 4 seconds

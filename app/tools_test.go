@@ -142,7 +142,7 @@ func TestEditToolsBrushEraserFillUndoRedo(t *testing.T) {
 	sendPointer(t, ui, viewer.PointerDown, [3]int{2, 4, 3}, 0)
 	sendPointer(t, ui, viewer.PointerUp, [3]int{2, 4, 3}, 0)
 	checkVoxels(t, "fill", mask, afterBrush)
-	if got, want := ui.tools.undoItem.Label, "Undo Fill (Ctrl+Z)"; got != want {
+	if got, want := ui.tools.undoItem.Label, "Undo Tumor: Fill (Ctrl+Z)"; got != want {
 		t.Errorf("Edit menu undo item %q after the fill, want %q", got, want)
 	}
 
@@ -151,7 +151,7 @@ func TestEditToolsBrushEraserFillUndoRedo(t *testing.T) {
 	checkVoxels(t, "undo fill", mask, afterErase)
 	ui.undo()
 	checkVoxels(t, "undo eraser", mask, afterBrush)
-	if got, want := ui.tools.redoItem.Label, "Redo Erase radius 0.5 mm (Ctrl+Y)"; got != want {
+	if got, want := ui.tools.redoItem.Label, "Redo Tumor: Erase radius 0.5 mm (Ctrl+Y)"; got != want {
 		t.Errorf("Edit menu redo item %q, want %q", got, want)
 	}
 	ui.redo()

@@ -254,6 +254,14 @@ func (h *History) UndoLabels() []string { return stepLabels(h.undo) }
 // applies next.
 func (h *History) RedoLabels() []string { return stepLabels(h.redo) }
 
+// RelabelLast replaces the label of the step that [History.Undo] reverts next, such
+// as to name the layer it changed. It does nothing when there is no undo step.
+func (h *History) RelabelLast(label string) {
+	if len(h.undo) > 0 {
+		h.undo[len(h.undo)-1].Label = label
+	}
+}
+
 // Steps returns the undo steps, oldest first. The caller must not change them.
 func (h *History) Steps() []*Step { return slices.Clone(h.undo) }
 
