@@ -59,6 +59,10 @@ func (ui *viewerUI) newLesionPanel() {
 	for col, header := range lesionColumns {
 		// Each column is as wide as its header or its widest value, whichever is wider.
 		width := max(widget.NewLabel(header).MinSize().Width, widget.NewLabel(lesionColumnSamples[col]).MinSize().Width)
+		if col == len(lesionColumns)-1 {
+			// The last column also leaves room for the vertical scroll bar.
+			width += theme.ScrollBarSize()
+		}
 		p.list.SetColumnWidth(col, width)
 	}
 	p.list.OnSelected = func(id widget.TableCellID) { ui.selectLesion(id.Row) }
@@ -73,7 +77,7 @@ func (ui *viewerUI) newLesionPanel() {
 
 // sidePanelMinWidth is the least width of the side panel, so that the lesion list shows
 // most of its columns without scrolling.
-const sidePanelMinWidth = 500
+const sidePanelMinWidth = 530
 
 // sidePanel stacks the scrolling controls above the lesion list, with a divider the user
 // can drag. The scroll keeps the window's minimum height small.
@@ -81,7 +85,9 @@ func (ui *viewerUI) sidePanel(controls fyne.CanvasObject) fyne.CanvasObject {
 	scroll := container.NewVScroll(container.NewPadded(controls))
 	scroll.SetMinSize(fyne.NewSize(max(controls.MinSize().Width+theme.Padding()*2, sidePanelMinWidth), 0))
 	split := container.NewVSplit(scroll, container.NewPadded(ui.lesionList.box))
-	split.Offset = 0.62
+	// About half the height goes to the lesion list, which shows six rows at the
+	// default window size.
+	split.Offset = 0.5
 	return split
 }
 
