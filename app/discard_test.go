@@ -86,3 +86,16 @@ func TestUndoStepNamesLayer(t *testing.T) {
 		t.Errorf("deleting nothing on the kidney layer added a step: %q", labels)
 	}
 }
+
+// TestProgressTextForOpenedMasks checks that the progress bar does not read "Not run"
+// alone while the layers show masks that a run did not make here.
+func TestProgressTextForOpenedMasks(t *testing.T) {
+	ui := newEditTestUI(t)
+	if got := ui.progress.TextFormatter(); got != "Not run" {
+		t.Errorf("progress text %q on a new scan, want \"Not run\"", got)
+	}
+	paintStroke(t, ui, [3]int{4, 4, 2})
+	if got := ui.progress.TextFormatter(); !strings.Contains(got, "files or painting") {
+		t.Errorf("progress text %q after painting, want one that names files or painting", got)
+	}
+}

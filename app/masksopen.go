@@ -366,6 +366,7 @@ func (ui *viewerUI) showMasksWithReview(masks map[string]*volume.Mask, review *l
 	}
 	ui.refreshLesions()
 	ui.views.Refresh()
+	ui.progress.Refresh()
 	ui.stageLabel.SetText(fmt.Sprintf("Opened %s from %s", strings.ToLower(strings.Join(names, ", ")), filepath.Base(path)))
 	slog.Info("masks opened", "file", path, "layers", names)
 	if slices.Contains(names, overlays.TumorName) {

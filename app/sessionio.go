@@ -279,4 +279,5 @@ func (ui *viewerUI) applySession(ls *loadedSession) {
 	}
 	ui.sliceChanged(ui.views.View(viewer.Axial).Slice())
 	ui.updateStatus()
+	ui.progress.Refresh()
 }

@@ -348,6 +348,7 @@ func (ui *viewerUI) showStageMessage(text string) {
 // afterEdit brings the Edit menu and the lesion list up to date after a step was
 // added, undone or redone.
 func (ui *viewerUI) afterEdit() {
+	ui.progress.Refresh() // its text says whether the layers come from a run
 	ui.updateHistoryItems()
 	ui.refreshLesions()
 	ui.views.Refresh()
