@@ -48,7 +48,7 @@ func TestAskBeforeDiscardingEdits(t *testing.T) {
 }
 
 // TestEditsWaitForRunningNetworks checks that a brush stroke and an undo made while
-// the networks run change nothing and say why, because the run's output would
+// the networks run change nothing and show why, because the run's output would
 // replace or mix with them.
 func TestEditsWaitForRunningNetworks(t *testing.T) {
 	ui := newEditTestUI(t)

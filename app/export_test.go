@@ -95,7 +95,7 @@ func TestExportMasksRealDICOMSEG(t *testing.T) {
 	ui := newSessionTestUI(t, series)
 	g := ui.study.CT.Grid
 
-	// A kidney slab and an empty protruded region stand for a run's output; the tumor
+	// A kidney slab and an empty protruded region stand for a run's output. The tumor
 	// is painted by hand afterwards, so only its segment is SEMIAUTOMATIC.
 	kidney, protrusion := volume.NewMask(g), volume.NewMask(g)
 	for k := 70; k < 90; k++ {
@@ -230,8 +230,8 @@ func TestLongMessagesKeepWindowWidth(t *testing.T) {
 	}
 }
 
-// TestConfirmReplaceAsksForProtrudeFiles checks that writing into a folder asks first
-// when it holds Protrude files, and goes ahead at once when it holds none.
+// TestConfirmReplaceAsksForProtrudeFiles checks that writing into a folder shows a
+// confirmation when it contains Protrude files, and goes ahead at once otherwise.
 func TestConfirmReplaceAsksForProtrudeFiles(t *testing.T) {
 	ui := newEditTestUI(t)
 	dir := t.TempDir()
@@ -260,7 +260,7 @@ func TestConfirmReplaceAsksForProtrudeFiles(t *testing.T) {
 }
 
 // TestExportCountsAsSaved checks that after an export, quitting or opening another
-// scan no longer asks, because the masks and the review are on disk.
+// scan needs no confirmation, because the masks and the review are on disk.
 func TestExportCountsAsSaved(t *testing.T) {
 	dir := t.TempDir()
 	ui := editedTestSession(t, dir)

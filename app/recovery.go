@@ -65,7 +65,7 @@ func (o *orphanSession) release() { o.lock.Close() }
 // one whose session.json a newer Protrude wrote, is kept for a viewer that can read it.
 // It is not returned, and the reason is logged. So is a folder whose lock cannot be
 // taken. Only an empty folder is removed. A missing root means there is nothing to
-// recover. kept lists the unreadable folders, so that the user can be told where
+// recover. kept lists the unreadable folders, so that the viewer can show where
 // they are.
 func findOrphanSessions(root, ownDir string) (orphans []*orphanSession, kept []string, err error) {
 	entries, err := os.ReadDir(root)
@@ -241,7 +241,7 @@ func (ui *viewerUI) offerRecovery(orElse func()) {
 	fyne.Do(func() { ui.offerOrphans(orphans, orElse) })
 }
 
-// showKeptRecoveryData tells the user where recovery data that this viewer cannot
+// showKeptRecoveryData shows the user where recovery data that this viewer cannot
 // read was left, such as edits autosaved by a newer Protrude. It runs on the UI
 // goroutine.
 func (ui *viewerUI) showKeptRecoveryData(kept []string) {

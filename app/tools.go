@@ -328,7 +328,7 @@ func (ui *viewerUI) lastStep() *edit.Step {
 
 // nameLastStep puts the active layer's name before the label of the step that an
 // edit tool has just added, such as "Tumor: Brush radius 3 mm", so that the Edit menu
-// says which layer Undo changes. before is the last step before the edit; when it is
+// names the layer that Undo changes. before is the last step before the edit; when it is
 // still the last, the edit added none.
 func (ui *viewerUI) nameLastStep(before *edit.Step) {
 	last := ui.lastStep()
@@ -348,7 +348,7 @@ func (ui *viewerUI) showStageMessage(text string) {
 // afterEdit brings the Edit menu and the lesion list up to date after a step was
 // added, undone or redone.
 func (ui *viewerUI) afterEdit() {
-	ui.progress.Refresh() // its text says whether the layers come from a run
+	ui.progress.Refresh() // its text states whether the layers come from a run
 	ui.updateHistoryItems()
 	ui.refreshLesions()
 	ui.views.Refresh()
