@@ -53,7 +53,7 @@ type editTools struct {
 	// stepBefore is the last undo step when the current edit began, to find the step
 	// that the edit adds.
 	stepBefore *edit.Step
-	radiusMM    float64
+	radiusMM   float64
 	// sphere selects a 3D sphere brush instead of a disc in the view's slice.
 	sphere bool
 
