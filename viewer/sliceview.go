@@ -392,6 +392,12 @@ func (v *SliceView) MouseDown(ev *desktop.MouseEvent) {
 			v.drag = dragTool
 			return
 		}
+		// A click beside the image, such as in the black margin, leaves the cursor
+		// where it is. A drag that starts on the image follows the pointer to the
+		// image's edge.
+		if _, inside := v.IndexAt(ev.Position); !inside {
+			return
+		}
 		v.drag = dragCursor
 		v.moveCursorTo(ev.Position)
 	}

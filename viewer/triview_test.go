@@ -171,6 +171,17 @@ func TestTriViewClickMovesOtherSlices(t *testing.T) {
 	if len(changed) != 1 || changed[0] != target {
 		t.Errorf("OnCursorChanged calls = %v, want [%v]", changed, target)
 	}
+
+	// A click in the black margin beside the image leaves the cursor alone.
+	margin := fyne.NewPos(1, c.Size().Height-1)
+	if _, inside := c.IndexAt(margin); inside {
+		t.Fatalf("position %v is on the coronal image, want one in its margin", margin)
+	}
+	c.MouseDown(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: margin}, Button: desktop.MouseButtonPrimary})
+	c.MouseUp(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: margin}, Button: desktop.MouseButtonPrimary})
+	if got := tv.Cursor(); got != target {
+		t.Errorf("cursor after a click in the margin = %v, want it still at %v", got, target)
+	}
 	if got, want := tv.View(Axial).Slice(), 20; got != want {
 		t.Errorf("axial slice = %d, want %d (k of the clicked voxel)", got, want)
 	}
