@@ -335,7 +335,10 @@ func (ui *viewerUI) nameLastStep(before *edit.Step) {
 	if last == nil || last == before {
 		return
 	}
-	ui.tools.editor.History.RelabelLast(ui.layers[ui.tools.activeLayer].Name + ": " + last.Label)
+	label := ui.layers[ui.tools.activeLayer].Name + ": " + last.Label
+	ui.tools.editor.History.RelabelLast(label)
+	// The stage label then names the latest edit rather than an older message.
+	ui.stageLabel.SetText("Edited " + label)
 }
 
 // showStageMessage shows text in the stage label and keeps it there for 4 seconds
