@@ -33,7 +33,7 @@ const FoundDiceThreshold = 0.5
 
 // GridToleranceMM is the largest difference between corresponding entries of two
 // grids' LPS affines, in mm, at which [CheckSameGrid] treats the grids as equal.
-const GridToleranceMM = 1e-3
+const GridToleranceMM = volume.GridToleranceMM
 
 // CaseMasks are the kidney and tumor masks of one case, on one grid.
 type CaseMasks struct {
@@ -259,25 +259,8 @@ func ratio(sum float64, n int) float64 {
 }
 
 // CheckSameGrid returns an error unless a and b have the same size and LPS affines
-// whose entries differ by at most GridToleranceMM. The error gives both grids and has
-// no package prefix, so callers can wrap it with the names of the two files.
-func CheckSameGrid(a, b volume.Grid) error {
-	if a.Size != b.Size {
-		return fmt.Errorf("grid sizes differ: %v and %v voxels", a.Size, b.Size)
-	}
-	affineA, affineB := a.AffineLPS(), b.AffineLPS()
-	worst := 0.0
-	for r := 0; r < 3; r++ {
-		for c := 0; c < 4; c++ {
-			worst = max(worst, math.Abs(affineA[r][c]-affineB[r][c]))
-		}
-	}
-	if !(worst <= GridToleranceMM) {
-		return fmt.Errorf("grid affines differ by up to %.3g mm, more than %g mm: spacing %v and %v mm, origin %v and %v (LPS mm), axes %v and %v",
-			worst, GridToleranceMM, a.SpacingMM, b.SpacingMM, a.OriginLPS, b.OriginLPS, a.AxesLPS, b.AxesLPS)
-	}
-	return nil
-}
+// whose entries differ by at most GridToleranceMM. It is [volume.CheckSameGrid].
+func CheckSameGrid(a, b volume.Grid) error { return volume.CheckSameGrid(a, b) }
 
 func checkLabelCount(m *volume.Mask) error {
 	if len(m.Labels) != m.NumVoxels() {

@@ -263,7 +263,7 @@ func decodeStream(r io.Reader, available int64, want *volume.Grid) (*decoded, er
 		return nil, err
 	}
 	if want != nil {
-		if err := checkSameGrid(g, *want); err != nil {
+		if err := volume.CheckSameGrid(g, *want); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrGridMismatch, err)
 		}
 	}

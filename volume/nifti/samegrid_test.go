@@ -25,9 +25,9 @@ func TestCheckSameGridMatchesMetrics(t *testing.T) {
 	for name, change := range variants {
 		other := base
 		change(&other)
-		got, want := checkSameGrid(base, other), metrics.CheckSameGrid(base, other)
+		got, want := volume.CheckSameGrid(base, other), metrics.CheckSameGrid(base, other)
 		if (got == nil) != (want == nil) {
-			t.Errorf("%s: checkSameGrid returned %v, but metrics.CheckSameGrid returned %v", name, got, want)
+			t.Errorf("%s: volume.CheckSameGrid returned %v, but metrics.CheckSameGrid returned %v", name, got, want)
 			continue
 		}
 		if got != nil && got.Error() != want.Error() {
