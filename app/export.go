@@ -163,7 +163,7 @@ func defaultOutputDir(st *study, suffix string) string {
 	return filepath.Join(filepath.Dir(filepath.Clean(st.Path)), base+suffix)
 }
 
-// exportMasksDialog asks for the format and the folder, then writes the masks.
+// exportMasksDialog prompts for the format and the folder, then writes the masks.
 func (ui *viewerUI) exportMasksDialog() {
 	if ui.study == nil {
 		ui.showError("Export masks", errors.New("open a scan first"))
@@ -202,7 +202,7 @@ func (ui *viewerUI) exportMasksDialog() {
 		})
 }
 
-// confirmExport asks before replacing mask files that dir already holds, then exports.
+// confirmExport confirms before replacing Protrude files in dir, then exports.
 func (ui *viewerUI) confirmExport(dir, format string) {
 	set, err := ui.captureMaskSet()
 	if err != nil {
@@ -276,7 +276,7 @@ func (ui *viewerUI) exportMasks(dir, format string, set *maskSet) {
 			slog.Info("masks exported", "dir", dir, "format", format, "files", len(files), "duration", time.Since(start).Round(time.Millisecond))
 			ui.stageLabel.SetText(fmt.Sprintf("Exported %s to %s", strings.Join(files, ", "), dir))
 			// The masks and the review are on disk now, so quitting or opening another
-			// scan no longer asks, unless they change again.
+			// scan needs no confirmation, unless they change again.
 			ui.savedChanges, ui.unsavedRecovery = changesAtCapture, false
 		})
 	}()

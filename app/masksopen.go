@@ -44,7 +44,7 @@ const (
 	readAsLayer
 )
 
-// maskChoice is how the user chose to read a NIfTI file that Protrude did not write.
+// maskChoice is the user's choice of reading for a NIfTI file that Protrude did not write.
 type maskChoice struct {
 	reading maskReading
 	// layer is the layer name for readAsLayer.
@@ -69,7 +69,7 @@ func (e *unknownMaskFileError) Error() string {
 //   - a per-layer NIfTI file named kidney, protrusion, tumor or base_tumor (.nii or
 //     .nii.gz) with the values 0 and 1, which fills that layer;
 //   - a label map that Protrude wrote, such as labels.nii.gz (0 background, 1 kidney,
-//     2 protruded region, 3 tumor; its descrip says so), which fills three disjoint
+//     2 protruded region, 3 tumor, as its descrip states), which fills three disjoint
 //     layers;
 //   - a DICOM SEG (.dcm) with Protrude's segment labels, on the scan's DICOM series;
 //   - any other NIfTI file, read as choice says. With a nil choice it returns an
@@ -125,7 +125,7 @@ func readMasksFor(path string, st *study, choice *maskChoice) (map[string]*volum
 	return masks, nil
 }
 
-// splitMaskFile turns the values of raw into layers as choice says.
+// splitMaskFile turns the values of raw into layers in the reading that choice gives.
 func splitMaskFile(path string, raw *volume.Mask, choice maskChoice) (map[string]*volume.Mask, error) {
 	masks := map[string]*volume.Mask{}
 	switch choice.reading {
@@ -240,8 +240,8 @@ func (ui *viewerUI) openMasksDialog() {
 }
 
 // openMasks reads the masks at path onto the open scan and shows them. For a NIfTI
-// file that Protrude did not write, it asks how to read the file, with choice nil, and
-// then reads it again with the answer. It runs off the UI goroutine.
+// file that Protrude did not write and a nil choice, it prompts for the reading and
+// then reads the file again with the user's choice. It runs off the UI goroutine.
 func (ui *viewerUI) openMasks(path string, choice *maskChoice) {
 	var st *study
 	fyne.DoAndWait(func() { st = ui.study })
@@ -272,27 +272,26 @@ func (ui *viewerUI) openMasks(path string, choice *maskChoice) {
 	})
 }
 
-// askMaskReading asks how to read a NIfTI file that Protrude did not write, and opens
-// it that way. It runs on the UI goroutine.
+// askMaskReading prompts for the reading of a NIfTI file that Protrude did not write,
+// and opens the file with the chosen reading. It runs on the UI goroutine.
 func (ui *viewerUI) askMaskReading(e *unknownMaskFileError) {
-	choices := []struct {
+	type option struct {
 		label  string
 		choice maskChoice
-	}{
+	}
+	options := []option{
 		{"Protrude label map: 1 kidney, 2 protruded region, 3 tumor", maskChoice{reading: readAsProtrudeLabelMap}},
 		{"KiTS label map: 1 kidney, 2 tumor, 3 cyst (kidney layer: 1 to 3)", maskChoice{reading: readAsKiTSLabelMap}},
 	}
 	for _, l := range ui.layers {
-		choices = append(choices, struct {
-			label  string
-			choice maskChoice
-		}{"One layer, every nonzero voxel: " + l.Name, maskChoice{reading: readAsLayer, layer: l.Name}})
+		options = append(options, option{"One layer, every nonzero voxel: " + l.Name, maskChoice{reading: readAsLayer, layer: l.Name}})
 	}
-	labels := make([]string, len(choices))
-	for n, c := range choices {
-		labels[n] = c.label
+	labels := make([]string, len(options))
+	for n, o := range options {
+		labels[n] = o.label
 	}
-	// No choice is preselected: the file's origin is unknown, and a wrong reading
+
+	// No option is preselected: the file's origin is unknown, and a wrong reading
 	// silently swaps layers.
 	radio := widget.NewRadioGroup(labels, nil)
 	values := make([]string, len(e.values))
@@ -302,7 +301,8 @@ func (ui *viewerUI) askMaskReading(e *unknownMaskFileError) {
 	text := widget.NewLabel(fmt.Sprintf("%s was not written by Protrude. Its voxel values other than 0 are %s.\nThe layers it fills replace those shown now.",
 		filepath.Base(e.path), strings.Join(values, ", ")))
 	text.Wrapping = fyne.TextWrapWord
-	d := dialog.NewCustomConfirm("How should this file be read?", "Open", "Cancel", container.NewVBox(text, radio), func(ok bool) {
+
+	open := func(ok bool) {
 		if !ok {
 			return
 		}
@@ -310,13 +310,14 @@ func (ui *viewerUI) askMaskReading(e *unknownMaskFileError) {
 			ui.askMaskReading(e)
 			return
 		}
-		for _, c := range choices {
-			if c.label == radio.Selected {
-				choice := c.choice
+		for _, o := range options {
+			if o.label == radio.Selected {
+				choice := o.choice
 				go ui.openMasks(e.path, &choice)
 			}
 		}
-	}, ui.win)
+	}
+	d := dialog.NewCustomConfirm("How should this file be read?", "Open", "Cancel", container.NewVBox(text, radio), open, ui.win)
 	d.Resize(fyne.NewSize(640, 420))
 	d.Show()
 }

@@ -65,9 +65,9 @@ func (o *orphanSession) release() { o.lock.Close() }
 // one whose session.json a newer Protrude wrote, is kept for a viewer that can read it.
 // It is not returned, and the reason is logged. So is a folder whose lock cannot be
 // taken. Only an empty folder is removed. A missing root means there is nothing to
-// recover. kept lists the unreadable folders, so that the viewer can show where
-// they are.
-func findOrphanSessions(root, ownDir string) (orphans []*orphanSession, kept []string, err error) {
+// recover. unreadable lists the folders kept because they cannot be read, so that
+// the viewer can show where they are.
+func findOrphanSessions(root, ownDir string) (orphans []*orphanSession, unreadable []string, err error) {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil
@@ -111,14 +111,14 @@ func findOrphanSessions(root, ownDir string) (orphans []*orphanSession, kept []s
 		if err != nil {
 			slog.Warn("recovery data cannot be read by this viewer and is kept", "dir", dir, "err", err)
 			o.release()
-			kept = append(kept, dir)
+			unreadable = append(unreadable, dir)
 			continue
 		}
 		o.file = file
 		orphans = append(orphans, o)
 	}
 	slices.SortFunc(orphans, func(a, b *orphanSession) int { return b.file.SavedAt.Compare(a.file.SavedAt) })
-	return orphans, kept, nil
+	return orphans, unreadable, nil
 }
 
 // removeStaleLock removes the lock file of the recovery folder dir when dir is gone, such
@@ -227,12 +227,12 @@ func (ui *viewerUI) offerRecovery(orElse func()) {
 		orElse()
 		return
 	}
-	orphans, kept, err := findOrphanSessions(a.root, a.dir)
+	orphans, unreadable, err := findOrphanSessions(a.root, a.dir)
 	if err != nil {
 		slog.Error("look for recovery data", "err", err)
 	}
-	if len(kept) > 0 {
-		fyne.Do(func() { ui.showKeptRecoveryData(kept) })
+	if len(unreadable) > 0 {
+		fyne.Do(func() { ui.showKeptRecoveryData(unreadable) })
 	}
 	if len(orphans) == 0 {
 		orElse()
@@ -244,10 +244,10 @@ func (ui *viewerUI) offerRecovery(orElse func()) {
 // showKeptRecoveryData shows the user where recovery data that this viewer cannot
 // read was left, such as edits autosaved by a newer Protrude. It runs on the UI
 // goroutine.
-func (ui *viewerUI) showKeptRecoveryData(kept []string) {
+func (ui *viewerUI) showKeptRecoveryData(dirs []string) {
 	dialog.ShowInformation("Recovery data kept",
 		"Protrude found autosaved edits that this version cannot read, and left them in place:\n\n"+
-			strings.Join(kept, "\n")+
+			strings.Join(dirs, "\n")+
 			"\n\nA newer Protrude may recover them. Delete these folders when they are no longer needed.",
 		ui.win)
 }

@@ -118,13 +118,13 @@ func TestRecoveryScanKeepsUnreadableFolders(t *testing.T) {
 			c.corrupt(t, broken)
 			before := folderEntries(broken)
 
-			orphans, kept, err := findOrphanSessions(root, "")
+			orphans, unreadable, err := findOrphanSessions(root, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkOffered(t, orphans, valid)
-			if !slices.Equal(kept, []string{broken}) {
-				t.Errorf("the scan reports %q as kept, want only %s", kept, broken)
+			if !slices.Equal(unreadable, []string{broken}) {
+				t.Errorf("the scan reports %q as unreadable, want only %s", unreadable, broken)
 			}
 			if after := folderEntries(broken); !slices.Equal(after, before) {
 				t.Errorf("the unreadable folder contains %q after the scan, want %q", after, before)
